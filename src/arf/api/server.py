@@ -1,0 +1,189 @@
+"""The HTTP service (FastAPI): webhook receivers, incidents and approvals.
+
+- POST /api/v1/alerts/alertmanager: the Alertmanager webhook (optionally bearer-protected by
+  ARF_WEBHOOK_TOKEN); POST /api/v1/events: CloudEvents; POST /api/v1/findings/checkov.
+- GET /api/v1/incidents, GET /api/v1/incidents/{id}: need a configured identity's token.
+- POST /api/v1/incidents/{id}/approve | /reject: need a token whose identity has the role.
+Errors are RFC 9457 problem+json. A background worker advances incidents every second.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import os
+import threading
+from typing import Annotated, Any
+
+import uvicorn
+from fastapi import Depends, FastAPI, Header, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from arf.core.clock import SystemClock
+from arf.core.errors import ArfError, AuthError, InputError, NotFoundError
+from arf.core.records import Verdict
+from arf.oversight.identities import Identity
+from arf.runtime import operations
+from arf.runtime.container import Runtime, build_runtime
+from arf.runtime.ingest import Ingestor
+from arf.runtime.orchestrator import Orchestrator
+from arf.runtime.settings import Settings
+
+MAX_BODY_BYTES = 5 * 1024 * 1024
+
+
+def problem(status: int, title: str, detail: str) -> JSONResponse:
+    return JSONResponse(
+        status_code=status,
+        content={"type": "about:blank", "title": title, "status": status, "detail": detail},
+        media_type="application/problem+json",
+    )
+
+
+class Answer(BaseModel):
+    reason: str = ""
+    plan_hash: str | None = None
+
+
+def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
+    app = FastAPI(title="ARF", version="0.1.0")
+    ingestor = Ingestor(runtime)
+    lock = threading.Lock()  # one writer at a time within this process
+
+    @app.exception_handler(ArfError)
+    async def _arf_error(_request: Request, exc: ArfError) -> JSONResponse:
+        if isinstance(exc, AuthError):
+            return problem(403, "forbidden", str(exc))
+        if isinstance(exc, NotFoundError):
+            return problem(404, "not found", str(exc))
+        if isinstance(exc, InputError):
+            return problem(400, "bad request", str(exc))
+        return problem(409, "conflict", str(exc))
+
+    async def _json_body(request: Request) -> Any:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise InputError(f"payload of {len(body)} bytes is over the {MAX_BODY_BYTES} limit")
+        try:
+            return json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"malformed JSON: {exc}") from exc
+
+    def _bearer(authorization: str | None) -> str | None:
+        if authorization and authorization.lower().startswith("bearer "):
+            return authorization[7:].strip()
+        return None
+
+    def webhook_auth(authorization: Annotated[str | None, Header()] = None) -> None:
+        if webhook_token is None:
+            return
+        supplied = _bearer(authorization) or ""
+        if not hmac.compare_digest(supplied, webhook_token):
+            raise AuthError("missing or wrong webhook token")
+
+    def caller(authorization: Annotated[str | None, Header()] = None) -> Identity:
+        return operations.identify(runtime, _bearer(authorization) or "")
+
+    def _ingest(fmt: str, payload: Any) -> JSONResponse:
+        with lock:
+            report = ingestor.ingest(fmt, payload)
+        status = (
+            400
+            if report.rejected and not (report.accepted or report.duplicates or report.resolved)
+            else 200
+        )
+        return JSONResponse(
+            status_code=status,
+            content={
+                "accepted": report.accepted,
+                "duplicates": report.duplicates,
+                "resolved": report.resolved,
+                "opened": report.opened,
+                "rejected": [{"index": i, "reason": r} for i, r in report.rejected],
+            },
+        )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/api/v1/alerts/alertmanager", dependencies=[Depends(webhook_auth)])
+    async def alertmanager(request: Request) -> JSONResponse:
+        return _ingest("alertmanager", await _json_body(request))
+
+    @app.post("/api/v1/events", dependencies=[Depends(webhook_auth)])
+    async def events(request: Request) -> JSONResponse:
+        return _ingest("cloudevent", await _json_body(request))
+
+    @app.post("/api/v1/findings/checkov", dependencies=[Depends(webhook_auth)])
+    async def findings(request: Request) -> JSONResponse:
+        return _ingest("checkov", await _json_body(request))
+
+    @app.get("/api/v1/incidents")
+    def incidents(_who: Annotated[Identity, Depends(caller)]) -> list[dict[str, Any]]:
+        return [i.model_dump(mode="json") for i in operations.list_incidents(runtime)]
+
+    @app.get("/api/v1/incidents/{incident_id}")
+    def incident(incident_id: str, _who: Annotated[Identity, Depends(caller)]) -> dict[str, str]:
+        return {"incident_id": incident_id, "explanation": operations.explain(runtime, incident_id)}
+
+    def _answer(incident_id: str, who: Identity, verdict: Verdict, body: Answer) -> JSONResponse:
+        with lock:
+            result = operations.answer(
+                runtime, incident_id, who, verdict, body.reason, body.plan_hash
+            )
+        return JSONResponse(
+            {
+                "approval": result.approval.model_dump(mode="json"),
+                "state": result.incident.state.value,
+            }
+        )
+
+    @app.post("/api/v1/incidents/{incident_id}/approve")
+    def approve(
+        incident_id: str, body: Answer, who: Annotated[Identity, Depends(caller)]
+    ) -> JSONResponse:
+        return _answer(incident_id, who, Verdict.APPROVE, body)
+
+    @app.post("/api/v1/incidents/{incident_id}/reject")
+    def reject(
+        incident_id: str, body: Answer, who: Annotated[Identity, Depends(caller)]
+    ) -> JSONResponse:
+        return _answer(incident_id, who, Verdict.REJECT, body)
+
+    app.state.lock = lock
+    return app
+
+
+class Worker(threading.Thread):
+    """Advances incidents once a second until stopped."""
+
+    def __init__(self, runtime: Runtime, lock: threading.Lock) -> None:
+        super().__init__(name="arf-worker", daemon=True)
+        self._orchestrator = Orchestrator(runtime)
+        self._lock = lock
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        while not self._stop_event.wait(1.0):
+            try:
+                with self._lock:
+                    self._orchestrator.run_pending()
+            except Exception as exc:  # noqa: BLE001 - loop boundary: report and keep serving
+                print(f"arf worker: {exc.__class__.__name__}: {exc}", flush=True)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    runtime = build_runtime(settings, clock=SystemClock())
+    app = create_app(runtime, os.environ.get("ARF_WEBHOOK_TOKEN") or None)
+    worker = Worker(runtime, app.state.lock)
+    worker.start()
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="info")
+    finally:
+        worker.stop()
+        runtime.close()

@@ -1,0 +1,300 @@
+"""`arf`: the command line. Thin: parses, calls the runtime, renders.
+
+Every expected failure prints one line `error: ...` on stderr and exits 1; usage errors exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.table import Table
+
+from arf.core.errors import ArfError
+from arf.core.records import Verdict
+from arf.runtime import operations
+from arf.runtime.audit import compliance_of, verify_ledger
+from arf.runtime.container import Runtime, build_runtime
+from arf.runtime.demo import prepare_demo_home, run_demo
+from arf.runtime.ingest import FORMATS, Ingestor, read_payload_file
+from arf.runtime.metrics import Metrics, metrics_of
+from arf.runtime.orchestrator import Orchestrator
+from arf.runtime.settings import Settings, load_settings
+
+app = typer.Typer(
+    add_completion=False, no_args_is_help=True, help="ARF: governed autonomous remediation."
+)
+audit_app = typer.Typer(no_args_is_help=True, help="Audit ledger commands.")
+app.add_typer(audit_app, name="audit")
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="ARF home (default $ARF_HOME or ./.arf)")
+]
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    try:
+        yield
+    except ArfError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def _settings(home: Path | None) -> Settings:
+    return load_settings(home=home)
+
+
+@contextmanager
+def _runtime(home: Path | None) -> Iterator[Runtime]:
+    runtime = build_runtime(_settings(home))
+    try:
+        yield runtime
+    finally:
+        runtime.close()
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.0f} s" if value < 120 else f"{value / 60:.1f} min"
+
+
+def _rate(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def render_metrics(metrics: Metrics) -> Table:
+    table = Table(title="Metrics", show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    table.add_row("incidents (resolved)", f"{metrics.incidents} ({metrics.resolved})")
+    table.add_row("MTTD", _seconds(metrics.mttd_s))
+    table.add_row("MTTR", _seconds(metrics.mttr_s))
+    table.add_row(
+        "toil (human min / incident)",
+        "-"
+        if metrics.toil_minutes_per_incident is None
+        else f"{metrics.toil_minutes_per_incident:.1f}",
+    )
+    table.add_row("false remediation rate", _rate(metrics.false_remediation_rate))
+    table.add_row(
+        "alert fatigue (notifications / resolved)",
+        "-"
+        if metrics.notifications_per_resolved is None
+        else f"{metrics.notifications_per_resolved:.2f}",
+    )
+    table.add_row(
+        "raw alerts / incident",
+        "-"
+        if metrics.raw_alerts_per_incident is None
+        else f"{metrics.raw_alerts_per_incident:.1f}",
+    )
+    table.add_row("governance compliance rate", _rate(metrics.compliance_rate))
+    return table
+
+
+@app.command()
+def demo(home: HomeOption = None) -> None:
+    """Run the demo incidents through all eight lifecycle steps on the simulated platform."""
+    with handled():
+        base = _settings(home).home
+        prepare_demo_home(base)
+        out.print(f"fresh demo home at {base} (database, simulated platform, demo approver)")
+        with _runtime(base) as runtime:
+            report = run_demo(runtime, lambda line: out.print(line, markup=False, highlight=False))
+            table = Table(title="Incidents", show_lines=False)
+            for column in (
+                "scenario",
+                "incident",
+                "alerts",
+                "top hypothesis",
+                "plan",
+                "route",
+                "outcome",
+                "TTD",
+                "TTR",
+            ):
+                table.add_column(column, overflow="fold")
+            for row in report.rows:
+                table.add_row(
+                    row.scenario,
+                    row.incident_id,
+                    str(row.raw_alerts),
+                    row.top_hypothesis,
+                    row.plan,
+                    row.route,
+                    f"{row.state}/{row.outcome}",
+                    _seconds(row.ttd_s),
+                    _seconds(row.ttr_s),
+                )
+            out.print(table)
+            out.print(render_metrics(metrics_of(runtime)))
+            chain = verify_ledger(runtime)
+            out.print(
+                f"ledger: {chain.entries} entries, chain {'intact' if chain.ok else 'BROKEN'}"
+            )
+            for incident_id in report.pending:
+                out.print(
+                    f"[bold]{incident_id}[/bold] waits for approval. Review it with"
+                    f" `arf show {incident_id}`, then `arf approve {incident_id}` or"
+                    f" `arf reject {incident_id} --reason ...`"
+                )
+            if base != Path(".arf"):
+                out.print(f"(set ARF_HOME={base} or pass --home {base} to the commands above)")
+
+
+@app.command()
+def ingest(
+    file: Annotated[Path, typer.Argument(help="a JSON payload, or JSON lines for logs")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"one of {', '.join(FORMATS)}; detected when omitted"),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Ingest signals from a file (Alertmanager webhook, CloudEvent, Checkov JSON, logs)."""
+    with handled(), _runtime(home) as runtime:
+        kind, payload = read_payload_file(file, fmt)
+        report = Ingestor(runtime).ingest(kind, payload)
+        out.print(f"{kind}: {report.summary()}", markup=False, highlight=False)
+        for index, reason in report.rejected:
+            err.print(f"rejected item {index}: {reason}", markup=False, highlight=False)
+        if report.rejected and not (report.accepted or report.duplicates or report.resolved):
+            raise typer.Exit(1)
+
+
+@app.command("run")
+def run_pending(home: HomeOption = None) -> None:
+    """Advance every incident that can move (assemble, diagnose, decide, execute, verify)."""
+    with handled(), _runtime(home) as runtime:
+        steps = Orchestrator(runtime).run_pending()
+        out.print(f"{steps} lifecycle step(s) taken")
+
+
+@app.command()
+def incidents(home: HomeOption = None) -> None:
+    """List incidents."""
+    with handled(), _runtime(home) as runtime:
+        table = Table()
+        for column in ("incident", "state", "outcome", "severity", "services", "opened"):
+            table.add_column(column)
+        for incident in operations.list_incidents(runtime):
+            table.add_row(
+                incident.incident_id,
+                incident.state.value,
+                incident.outcome.value,
+                incident.severity.value,
+                ", ".join(incident.services),
+                incident.opened_at.isoformat(timespec="seconds"),
+            )
+        out.print(table)
+
+
+@app.command()
+def show(
+    incident_id: str,
+    home: HomeOption = None,
+    raw: Annotated[bool, typer.Option("--markdown", help="print raw Markdown")] = False,
+) -> None:
+    """Explain an incident: rationale, evidence, impact, rollback, confidence, matched rules."""
+    with handled(), _runtime(home) as runtime:
+        text = operations.explain(runtime, incident_id)
+        if raw or not sys.stdout.isatty():
+            out.print(text, markup=False, highlight=False)
+        else:
+            out.print(Markdown(text))
+
+
+def _answer(
+    incident_id: str, verdict: Verdict, reason: str, plan_hash: str | None, home: Path | None
+) -> None:
+    with handled(), _runtime(home) as runtime:
+        identity = operations.identify(runtime, operations.token_from(runtime))
+        result = operations.answer(runtime, incident_id, identity, verdict, reason, plan_hash)
+        out.print(
+            f"{verdict.value} recorded for {incident_id} by {identity.name}"
+            f" (plan {result.approval.plan_hash[:12]}); incident is now"
+            f" {result.incident.state.value}"
+            + (f": {result.incident.outcome_reason}" if result.incident.outcome_reason else ""),
+            markup=False,
+            highlight=False,
+        )
+
+
+@app.command()
+def approve(
+    incident_id: str,
+    plan_hash: Annotated[
+        str | None,
+        typer.Option("--plan-hash", help="the plan hash (or a 12+ digit prefix) you reviewed"),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Approve the decided plan of an incident (identity from ARF_TOKEN or credentials)."""
+    _answer(incident_id, Verdict.APPROVE, "", plan_hash, home)
+
+
+@app.command()
+def reject(
+    incident_id: str,
+    reason: Annotated[str, typer.Option("--reason", help="why the plan is rejected")],
+    home: HomeOption = None,
+) -> None:
+    """Reject the decided plan of an incident; it is escalated to a person."""
+    _answer(incident_id, Verdict.REJECT, reason, None, home)
+
+
+@audit_app.command("verify")
+def audit_verify(home: HomeOption = None) -> None:
+    """Verify the whole ledger chain; names the first bad entry."""
+    with handled(), _runtime(home) as runtime:
+        chain = verify_ledger(runtime)
+        if not chain.ok:
+            err.print(
+                f"error: ledger verification failed at entry {chain.first_bad_seq}:"
+                f" {chain.problem}",
+                markup=False,
+                highlight=False,
+            )
+            raise typer.Exit(1)
+        report = compliance_of(runtime)
+        out.print(f"ledger intact: {chain.entries} entries, head {chain.head_hash[:16]}")
+        out.print(
+            f"executed actions with a complete ledger trail: {report.compliant}/{report.executed}"
+        )
+        for incident_id, problems in report.problems.items():
+            out.print(f"  {incident_id}: {'; '.join(problems)}", markup=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port to listen on")] = 8080,
+    home: HomeOption = None,
+) -> None:
+    """Serve the HTTP API (Alertmanager webhook receiver, incidents, approvals)."""
+    from arf.api.server import serve as run_server  # web framework only when serving
+
+    with handled():
+        run_server(_settings(home), host, port)
+
+
+def run() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    run()

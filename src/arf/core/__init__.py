@@ -1,0 +1,1 @@
+"""Shared vocabulary: records, states, ports. Imports nothing else from arf."""

@@ -1,0 +1,47 @@
+"""The one exception tree of ARF.
+
+Decisions (denied, approval required) are values, not exceptions. Exceptions are for input that
+cannot be processed and for integrity violations; each carries a one-line, human-readable message.
+"""
+
+from __future__ import annotations
+
+
+class ArfError(Exception):
+    """Base of every error ARF raises on purpose."""
+
+
+class InputError(ArfError):
+    """Input from outside (a payload, a file, a flag) is malformed or unsupported."""
+
+
+class NotFoundError(ArfError):
+    """A named thing (incident, entry, file) does not exist."""
+
+
+class ConfigError(ArfError):
+    """Configuration (policy, service catalog, identities, settings) is invalid."""
+
+
+class PolicyLoadError(ConfigError):
+    """A policy document failed to load, compile or type-check."""
+
+
+class IllegalTransitionError(ArfError):
+    """An incident state change that the transition table does not allow."""
+
+
+class ConcurrentUpdateError(ArfError):
+    """Somebody else changed the record between read and write."""
+
+
+class IntegrityError(ArfError):
+    """A plan, approval or ledger does not match what was decided or recorded."""
+
+
+class AuthError(ArfError):
+    """Missing, unknown or insufficient credentials."""
+
+
+class ExecutionError(ArfError):
+    """A remediation step could not be carried out."""

@@ -1,0 +1,177 @@
+"""Ports: the Protocols through which layers reach each other, wired by `arf.runtime`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Protocol
+
+from pydantic import JsonValue
+
+from arf.core.records import (
+    ActionSpec,
+    Approval,
+    BlastRadius,
+    ContextSnapshot,
+    DecisionEnvelope,
+    Diagnosis,
+    ExecutionRecord,
+    Incident,
+    IncidentState,
+    LedgerEntry,
+    Notification,
+    PlanStep,
+    ServiceInfo,
+    Signal,
+    VerificationResult,
+)
+
+
+class LedgerSink(Protocol):
+    """Where ledger entries are persisted, inside the caller's transaction."""
+
+    def ledger_head(self) -> LedgerEntry | None: ...
+
+    def put_ledger_entry(self, entry: LedgerEntry) -> None: ...
+
+
+class StoredSignal(Protocol):
+    """A deduplicated signal as the store keeps it."""
+
+    @property
+    def signal(self) -> Signal: ...
+
+    @property
+    def incident_id(self) -> str | None: ...
+
+    @property
+    def occurrences(self) -> int: ...
+
+    @property
+    def last_seen_at(self) -> datetime: ...
+
+
+class UnitOfWork(LedgerSink, Protocol):
+    """One transaction: every state change and its ledger entries commit together or not at all."""
+
+    # incidents
+    def get_incident(self, incident_id: str) -> Incident: ...
+
+    def find_incident(self, incident_id: str) -> Incident | None: ...
+
+    def list_incidents(
+        self, states: Sequence[IncidentState] | None = None
+    ) -> Sequence[Incident]: ...
+
+    def insert_incident(self, incident: Incident) -> None: ...
+
+    def update_incident(self, incident: Incident, expected_revision: int) -> None: ...
+
+    # signals
+    def find_firing_signal(self, fingerprint: str) -> StoredSignal | None: ...
+
+    def signal_exists(self, signal_id: str) -> bool: ...
+
+    def insert_signal(self, signal: Signal, incident_id: str | None) -> None: ...
+
+    def record_repeat(self, signal_id: str, seen_at: datetime) -> None: ...
+
+    def resolve_signal(self, signal_id: str, resolved_at: datetime) -> None: ...
+
+    def signals_for_incident(self, incident_id: str) -> Sequence[StoredSignal]: ...
+
+    def signals_between(
+        self, services: Sequence[str], since: datetime, until: datetime
+    ) -> Sequence[StoredSignal]: ...
+
+    def count_signals(self) -> int: ...
+
+    # artifacts
+    def put_snapshot(self, snapshot: ContextSnapshot) -> None: ...
+
+    def latest_snapshot(self, incident_id: str) -> ContextSnapshot | None: ...
+
+    def put_diagnosis(self, diagnosis: Diagnosis) -> None: ...
+
+    def latest_diagnosis(self, incident_id: str) -> Diagnosis | None: ...
+
+    def put_decision(self, decision: DecisionEnvelope) -> None: ...
+
+    def latest_decision(self, incident_id: str) -> DecisionEnvelope | None: ...
+
+    def put_approval(self, approval: Approval) -> None: ...
+
+    def approvals_for(self, incident_id: str) -> Sequence[Approval]: ...
+
+    def put_execution(self, record: ExecutionRecord) -> None: ...
+
+    def executions_for(self, incident_id: str) -> Sequence[ExecutionRecord]: ...
+
+    def put_verification(self, result: VerificationResult) -> None: ...
+
+    def verifications_for(self, incident_id: str) -> Sequence[VerificationResult]: ...
+
+    def put_notification(self, notification: Notification) -> None: ...
+
+    def notifications_for(self, incident_id: str) -> Sequence[Notification]: ...
+
+    # ledger (read side)
+    def iter_ledger(self) -> Iterator[LedgerEntry]: ...
+
+    def ledger_for_incident(self, incident_id: str) -> Sequence[LedgerEntry]: ...
+
+
+class Store(Protocol):
+    def unit_of_work(self) -> AbstractContextManager[UnitOfWork]: ...
+
+    def close(self) -> None: ...
+
+
+class TokenCounter(Protocol):
+    """Counts tokens the way the reasoner will (layer 1 budgets with layer 2's tokenizer)."""
+
+    def count(self, text: str) -> int: ...
+
+
+class Topology(Protocol):
+    """The service dependency graph, from the service catalog."""
+
+    def service(self, name: str) -> ServiceInfo | None: ...
+
+    def dependencies(self, name: str) -> tuple[str, ...]: ...
+
+    def neighbourhood(self, name: str, hops: int) -> frozenset[str]: ...
+
+
+class Reasoner(Protocol):
+    """Turns a snapshot into a Diagnosis. Has no side effects and no access to executors."""
+
+    @property
+    def name(self) -> str: ...
+
+    def diagnose(
+        self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
+    ) -> Diagnosis: ...
+
+
+class BlastRadiusEstimator(Protocol):
+    def estimate(self, steps: Sequence[PlanStep]) -> BlastRadius: ...
+
+
+class TargetDriver(Protocol):
+    """The platform an executor acts on (the simulated platform, a cluster, a repository)."""
+
+    def describe(self, target: str) -> Mapping[str, JsonValue] | None: ...
+
+    def perform(
+        self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
+    ) -> Mapping[str, JsonValue]: ...
+
+
+class Telemetry(Protocol):
+    """What verification probes read: metrics and scanner results, never ground truth."""
+
+    def sample(self, service: str, metric: str) -> float | None: ...
+
+    def scan(self, resource: str) -> tuple[str, ...] | None: ...

@@ -1,0 +1,472 @@
+"""Frozen, validated records that cross boundaries (API, reasoners, ledger, store).
+
+Every record serialises to canonical JSON (see `arf.core.canonical`). Records are immutable:
+an update is a new record (`model_copy(update=...)`), never an in-place change.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
+
+from arf.core.canonical import content_hash
+
+Confidence = Annotated[float, Field(ge=0.0, le=1.0)]
+ShortText = Annotated[str, Field(max_length=2_000)]
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+Params = dict[str, JsonValue]
+
+
+class Record(BaseModel):
+    """Base of every boundary record: frozen, strict about unknown fields."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def digest(self) -> str:
+        return content_hash(self)
+
+
+# --------------------------------------------------------------------------- signals
+
+
+class SignalKind(StrEnum):
+    ALERT = "alert"
+    FINDING = "finding"
+    CHANGE = "change"
+    LOG = "log"
+    METRIC = "metric"
+    EVENT = "event"
+
+
+class Severity(StrEnum):
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        return _SEVERITY_RANK[self]
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class SignalStatus(StrEnum):
+    FIRING = "firing"
+    RESOLVED = "resolved"
+
+
+class Signal(Record):
+    """One normalised observation from an external tool. `body` is untrusted text."""
+
+    signal_id: Name
+    source: Name
+    kind: SignalKind
+    fingerprint: Name
+    service: str | None = None
+    resource: str | None = None
+    environment: str = "production"
+    severity: Severity = Severity.MEDIUM
+    status: SignalStatus = SignalStatus.FIRING
+    title: ShortText
+    body: Annotated[str, Field(max_length=20_000)] = ""
+    labels: dict[str, str] = Field(default_factory=dict)
+    attributes: Params = Field(default_factory=dict)
+    observed_at: AwareDatetime
+    received_at: AwareDatetime
+    payload_digest: str
+
+
+# --------------------------------------------------------------------------- incidents
+
+
+class IncidentState(StrEnum):
+    OPEN = "open"
+    CONTEXT_READY = "context_ready"
+    DIAGNOSED = "diagnosed"
+    DECIDED = "decided"
+    AWAITING_HUMAN = "awaiting_human"
+    READY = "ready"
+    EXECUTING = "executing"
+    VERIFYING = "verifying"
+    ROLLING_BACK = "rolling_back"
+    RESOLVED = "resolved"
+    ESCALATED = "escalated"
+    CLOSED = "closed"
+
+
+class Outcome(StrEnum):
+    PENDING = "pending"
+    RESOLVED = "resolved"
+    ROLLED_BACK = "rolled_back"
+    ESCALATED = "escalated"
+    NO_ACTION = "no_action"
+
+
+class Incident(Record):
+    incident_id: Name
+    state: IncidentState
+    title: ShortText
+    services: tuple[str, ...]
+    environment: str
+    severity: Severity
+    opened_at: AwareDatetime
+    updated_at: AwareDatetime
+    impact_started_at: AwareDatetime
+    last_signal_at: AwareDatetime
+    resolved_at: AwareDatetime | None = None
+    outcome: Outcome = Outcome.PENDING
+    outcome_reason: ShortText = ""
+    revision: int = 0
+
+
+class Transition(Record):
+    """One state change, as written to the ledger."""
+
+    incident_id: Name
+    from_state: IncidentState
+    to_state: IncidentState
+    reason: ShortText
+    at: AwareDatetime
+    actor: Name
+
+
+# --------------------------------------------------------------------------- context
+
+
+class Evidence(Record):
+    evidence_id: Name
+    kind: SignalKind
+    source: Name
+    service: str | None = None
+    resource: str | None = None
+    severity: Severity
+    status: SignalStatus
+    summary: ShortText
+    observed_at: AwareDatetime
+    relevance: Confidence
+    occurrences: int = 1
+    provenance: tuple[str, ...] = ()
+    attributes: Params = Field(default_factory=dict)
+
+
+class ContextSnapshot(Record):
+    """A bounded, immutable view of one incident for the reasoners."""
+
+    incident_id: Name
+    version: int
+    created_at: AwareDatetime
+    services: tuple[str, ...]
+    environment: str
+    evidence: tuple[Evidence, ...]
+    topology: dict[str, tuple[str, ...]]
+    token_count: int
+    token_budget: int
+    cut: tuple[str, ...] = ()
+
+    def content_hash(self) -> str:
+        return content_hash(self)
+
+    def evidence_ids(self) -> frozenset[str]:
+        return frozenset(e.evidence_id for e in self.evidence)
+
+    def targets(self) -> frozenset[str]:
+        found: set[str] = set(self.services)
+        for item in self.evidence:
+            if item.service:
+                found.add(item.service)
+            if item.resource:
+                found.add(item.resource)
+        return frozenset(found)
+
+
+# --------------------------------------------------------------------------- diagnosis
+
+
+class HypothesisCategory(StrEnum):
+    BAD_DEPLOY = "bad_deploy"
+    CONFIG_CHANGE = "config_change"
+    RESOURCE_EXHAUSTION = "resource_exhaustion"
+    DEPENDENCY_FAILURE = "dependency_failure"
+    CRASH_LOOP = "crash_loop"
+    DATASTORE_FAILURE = "datastore_failure"
+    SECURITY_MISCONFIGURATION = "security_misconfiguration"
+    TRANSIENT = "transient"
+    UNKNOWN = "unknown"
+
+
+class Hypothesis(Record):
+    hypothesis_id: Name
+    cause: ShortText
+    category: HypothesisCategory
+    service: str | None = None
+    confidence: Confidence
+    evidence_ids: Annotated[tuple[str, ...], Field(max_length=50)]
+    rejected_alternatives: tuple[ShortText, ...] = ()
+
+
+class PlanStep(Record):
+    action: Name
+    target: Name
+    params: Params = Field(default_factory=dict)
+
+
+class RemediationPlan(Record):
+    plan_id: Name
+    hypothesis_ids: Annotated[tuple[str, ...], Field(min_length=1, max_length=10)]
+    steps: Annotated[tuple[PlanStep, ...], Field(min_length=1, max_length=10)]
+    rationale: ShortText
+    expected_impact: ShortText
+    rollback: ShortText
+    confidence: Confidence
+
+    def plan_hash(self) -> str:
+        return content_hash(self)
+
+
+class Diagnosis(Record):
+    diagnosis_id: Name
+    incident_id: Name
+    snapshot_hash: str
+    reasoner: Name
+    model_id: str = ""
+    hypotheses: Annotated[tuple[Hypothesis, ...], Field(max_length=20)]
+    plans: Annotated[tuple[RemediationPlan, ...], Field(max_length=10)]
+    created_at: AwareDatetime
+    latency_ms: float = 0.0
+    tokens_in: int = 0
+    tokens_out: int = 0
+
+    def top_hypothesis(self) -> Hypothesis | None:
+        return max(self.hypotheses, key=lambda h: h.confidence, default=None)
+
+
+# --------------------------------------------------------------------------- governance
+
+
+class RiskClass(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Route(StrEnum):
+    AUTONOMOUS = "autonomous"
+    ACKNOWLEDGE = "acknowledge"
+    APPROVE = "approve"
+    DENY = "deny"
+
+
+class Effect(StrEnum):
+    ALLOW = "allow"
+    ACKNOWLEDGE = "acknowledge"
+    APPROVE = "approve"
+    DENY = "deny"
+
+    @property
+    def strictness(self) -> int:
+        return _EFFECT_STRICTNESS[self]
+
+
+_EFFECT_STRICTNESS = {Effect.ALLOW: 0, Effect.ACKNOWLEDGE: 1, Effect.APPROVE: 2, Effect.DENY: 3}
+
+
+class MatchedRule(Record):
+    rule_id: Name
+    effect: Effect
+    reason: ShortText
+
+
+class RiskFactor(Record):
+    name: Name
+    value: Confidence
+    weight: Confidence
+    contribution: float
+
+
+class BlastRadius(Record):
+    services: int
+    resources: int
+    replicas: int
+
+
+class DecisionEnvelope(Record):
+    decision_id: Name
+    incident_id: Name
+    plan_id: Name
+    plan_hash: str
+    policy_version: str
+    matched_rules: tuple[MatchedRule, ...]
+    risk_score: Confidence
+    risk_factors: tuple[RiskFactor, ...]
+    route: Route
+    required_roles: tuple[str, ...] = ()
+    quorum: int = 0
+    blast_radius: BlastRadius
+    max_resources: int
+    decided_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    policy_input: Params = Field(default_factory=dict)
+
+
+class Verdict(StrEnum):
+    APPROVE = "approve"
+    REJECT = "reject"
+
+
+class Approval(Record):
+    approval_id: Name
+    incident_id: Name
+    decision_id: Name
+    plan_hash: str
+    approver: Name
+    roles: tuple[str, ...]
+    verdict: Verdict
+    reason: ShortText = ""
+    at: AwareDatetime
+
+
+class Notification(Record):
+    """Something that reached a person: an approval request, an acknowledgement, an escalation."""
+
+    notification_id: Name
+    incident_id: Name
+    kind: Name
+    audience: Name
+    summary: ShortText
+    at: AwareDatetime
+
+
+# --------------------------------------------------------------------------- execution
+
+
+class ActionParam(Record):
+    name: Name
+    type: Annotated[str, Field(pattern="^(string|integer|number|boolean)$")]
+    required: bool = True
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    description: ShortText = ""
+
+
+class ActionSpec(Record):
+    """What the catalog declares about one action type (shared with reasoning and governance)."""
+
+    name: Name
+    description: ShortText
+    target_kind: Annotated[str, Field(pattern="^(service|resource)$")]
+    risk_class: RiskClass
+    reversible: bool
+    rollback: ShortText
+    params: tuple[ActionParam, ...] = ()
+    security_sensitive: bool = False
+    permissions: tuple[str, ...] = ()
+    verification: Name
+    dry_run: bool = True
+
+
+class StepStatus(StrEnum):
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class StepKind(StrEnum):
+    FORWARD = "forward"
+    ROLLBACK = "rollback"
+
+
+class ExecutionRecord(Record):
+    execution_id: Name
+    incident_id: Name
+    plan_hash: str
+    step_index: int
+    kind: StepKind
+    action: Name
+    target: Name
+    params: Params
+    idempotency_key: Name
+    pre_state: Params = Field(default_factory=dict)
+    status: StepStatus
+    detail: ShortText = ""
+    at: AwareDatetime
+
+
+class ProbeVerdict(StrEnum):
+    CONVERGED = "converged"
+    REGRESSED = "regressed"
+    INCONCLUSIVE = "inconclusive"
+
+
+class ProbeResult(Record):
+    probe: Name
+    target: Name
+    verdict: ProbeVerdict
+    samples: tuple[float | None, ...] = ()
+    threshold: float | None = None
+    detail: ShortText = ""
+
+
+class VerificationPhase(StrEnum):
+    AFTER_EXECUTION = "after_execution"
+    AFTER_ROLLBACK = "after_rollback"
+
+
+class VerificationResult(Record):
+    verification_id: Name
+    incident_id: Name
+    plan_hash: str
+    phase: VerificationPhase
+    verdict: ProbeVerdict
+    probes: tuple[ProbeResult, ...]
+    at: AwareDatetime
+
+
+# --------------------------------------------------------------------------- catalog of services
+
+
+class Criticality(StrEnum):
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class ServiceSLO(Record):
+    max_error_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.01
+    max_latency_p99_ms: Annotated[float, Field(gt=0)] = 500.0
+
+
+class ServiceInfo(Record):
+    name: Name
+    owner: Name
+    environment: Name
+    criticality: Criticality
+    kind: Annotated[str, Field(pattern="^(service|datastore|resource)$")] = "service"
+    depends_on: tuple[str, ...] = ()
+    slo: ServiceSLO = ServiceSLO()
+
+
+# --------------------------------------------------------------------------- ledger
+
+
+class LedgerEntry(Record):
+    seq: Annotated[int, Field(ge=1)]
+    prev_hash: str
+    entry_hash: str
+    kind: Name
+    incident_id: str | None
+    at: AwareDatetime
+    payload: Params

@@ -1,0 +1,104 @@
+"""The executor: runs exactly the decided plan, step by step, with idempotency keys.
+
+Before anything runs it checks that the plan's hash is the decided one (and the approved one),
+and re-checks preconditions and the blast radius against the target's real state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from pydantic import JsonValue
+
+from arf.core.errors import ExecutionError, IntegrityError
+from arf.core.ports import TargetDriver
+from arf.core.records import (
+    Approval,
+    BlastRadius,
+    DecisionEnvelope,
+    PlanStep,
+    RemediationPlan,
+    Verdict,
+)
+from arf.execution.catalog import ActionCatalog, ActionDefinition
+
+
+class Executor:
+    def __init__(self, catalog: ActionCatalog, driver: TargetDriver) -> None:
+        self._catalog = catalog
+        self._driver = driver
+
+    def _definition(self, step: PlanStep) -> ActionDefinition:
+        definition = self._catalog.get(step.action)
+        if definition is None:
+            raise ExecutionError(f"action {step.action!r} is not in the catalog")
+        return definition
+
+    def estimate(self, steps: Sequence[PlanStep]) -> BlastRadius:
+        """Blast radius of a plan against the targets as they are now."""
+        services: set[str] = set()
+        resources = 0
+        replicas = 0
+        for step in steps:
+            radius = self._definition(step).blast_radius(step, self._driver.describe(step.target))
+            services.add(step.target)
+            resources += radius.resources
+            replicas += radius.replicas
+        return BlastRadius(services=len(services), resources=resources, replicas=replicas)
+
+    def check_integrity(
+        self,
+        plan: RemediationPlan,
+        decision: DecisionEnvelope,
+        approvals: Sequence[Approval],
+    ) -> None:
+        """Refuse a plan that is not byte-for-byte the decided (and approved) one."""
+        actual = plan.plan_hash()
+        if actual != decision.plan_hash:
+            raise IntegrityError(
+                f"plan {plan.plan_id} hashes to {actual[:12]}, but the decision was made for"
+                f" {decision.plan_hash[:12]}: the plan changed after its decision"
+            )
+        for approval in approvals:
+            if approval.verdict is Verdict.APPROVE and approval.plan_hash != actual:
+                raise IntegrityError(
+                    f"approval {approval.approval_id} is for plan {approval.plan_hash[:12]},"
+                    f" not {actual[:12]}"
+                )
+        radius = self.estimate(plan.steps)
+        if radius.resources > decision.max_resources:
+            raise IntegrityError(
+                f"the plan would change {radius.resources} resources, over the decided limit"
+                f" of {decision.max_resources}"
+            )
+
+    def capture(self, step: PlanStep) -> dict[str, JsonValue]:
+        """The pre-state needed to roll the step back; checks the step's preconditions."""
+        state = self._driver.describe(step.target)
+        if state is None:
+            raise ExecutionError(f"target {step.target!r} does not exist")
+        problems = self._definition(step).preconditions(step, state)
+        if problems:
+            raise ExecutionError(f"{step.action} on {step.target}: " + "; ".join(problems))
+        return dict(state)
+
+    def _perform(
+        self, step: PlanStep, operations: list[tuple[str, dict[str, JsonValue]]], key: str
+    ) -> str:
+        details = []
+        for index, (operation, args) in enumerate(operations):
+            result = self._driver.perform(operation, step.target, args, f"{key}/{index}")
+            details.append(f"{operation}{_brief(args)} -> {_brief(result)}")
+        return "; ".join(details) or "nothing to do"
+
+    def run_step(self, step: PlanStep, pre_state: Mapping[str, JsonValue], key: str) -> str:
+        operations = self._definition(step).forward(step, pre_state)
+        return self._perform(step, operations, key)
+
+    def rollback_step(self, step: PlanStep, pre_state: Mapping[str, JsonValue], key: str) -> str:
+        operations = self._definition(step).backward(step, pre_state)
+        return self._perform(step, operations, key)
+
+
+def _brief(value: Mapping[str, JsonValue]) -> str:
+    return "(" + ", ".join(f"{k}={v}" for k, v in sorted(value.items())) + ")"

@@ -1,0 +1,1 @@
+"""Layer 3: deterministic policy, risk scoring, limits and the grounding gate."""

@@ -1,0 +1,83 @@
+"""The service catalog file: services, owners, environments, criticality, SLOs, dependencies."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from arf.core.errors import ConfigError
+from arf.core.records import ServiceInfo
+
+
+class ServiceCatalog:
+    """Implements `arf.core.ports.Topology`."""
+
+    def __init__(self, services: Sequence[ServiceInfo]) -> None:
+        self._services = {s.name: s for s in services}
+        if len(self._services) != len(services):
+            raise ConfigError("service catalog: a service is listed twice")
+        for service in services:
+            for dep in service.depends_on:
+                if dep not in self._services:
+                    raise ConfigError(
+                        f"service catalog: {service.name} depends on unknown service {dep!r}"
+                    )
+        self._neighbours: dict[str, set[str]] = {name: set() for name in self._services}
+        for service in services:
+            for dep in service.depends_on:
+                self._neighbours[service.name].add(dep)
+                self._neighbours[dep].add(service.name)
+
+    @classmethod
+    def from_yaml(cls, text: str, origin: str) -> ServiceCatalog:
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
+        if not isinstance(document, Mapping) or not isinstance(document.get("services"), list):
+            raise ConfigError(f"{origin}: expected a mapping with a 'services' list")
+        try:
+            services = [ServiceInfo.model_validate(item) for item in document["services"]]
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"{origin}: services.{where}: {first['msg']}") from exc
+        return cls(services)
+
+    @classmethod
+    def from_file(cls, path: Path) -> ServiceCatalog:
+        try:
+            text = path.read_text("utf-8")
+        except OSError as exc:
+            raise ConfigError(f"cannot read service catalog {path}: {exc.strerror}") from exc
+        return cls.from_yaml(text, str(path))
+
+    def service(self, name: str) -> ServiceInfo | None:
+        return self._services.get(name)
+
+    def services(self) -> tuple[ServiceInfo, ...]:
+        return tuple(self._services.values())
+
+    def dependencies(self, name: str) -> tuple[str, ...]:
+        found = self._services.get(name)
+        return found.depends_on if found else ()
+
+    def neighbourhood(self, name: str, hops: int) -> frozenset[str]:
+        """Services within `hops` edges of `name`, in either direction (excluding itself)."""
+        if name not in self._neighbours:
+            return frozenset()
+        seen = {name}
+        queue = deque([(name, 0)])
+        while queue:
+            current, depth = queue.popleft()
+            if depth == hops:
+                continue
+            for nxt in self._neighbours[current]:
+                if nxt not in seen:
+                    seen.add(nxt)
+                    queue.append((nxt, depth + 1))
+        return frozenset(seen - {name})

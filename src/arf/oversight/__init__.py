@@ -1,0 +1,1 @@
+"""Layer 4: identities, approvals, explanations and what reaches a person."""

@@ -1,0 +1,112 @@
+"""The explanation of a routed plan, for people: rationale, evidence, impact, rollback, rules."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from arf.core.records import (
+    Approval,
+    ContextSnapshot,
+    DecisionEnvelope,
+    Diagnosis,
+    ExecutionRecord,
+    Incident,
+    VerificationResult,
+)
+
+
+def explain_markdown(
+    incident: Incident,
+    snapshot: ContextSnapshot | None,
+    diagnosis: Diagnosis | None,
+    decision: DecisionEnvelope | None,
+    approvals: Sequence[Approval],
+    executions: Sequence[ExecutionRecord],
+    verifications: Sequence[VerificationResult],
+) -> str:
+    out = [f"# {incident.incident_id}: {incident.title}", ""]
+    out.append(
+        f"- state: **{incident.state.value}**, outcome: {incident.outcome.value}"
+        + (f" ({incident.outcome_reason})" if incident.outcome_reason else "")
+    )
+    out.append(
+        f"- services: {', '.join(incident.services)}; environment"
+        f" {incident.environment}; severity {incident.severity.value}"
+    )
+    out.append(
+        f"- impact started {incident.impact_started_at.isoformat()}, opened"
+        f" {incident.opened_at.isoformat()}"
+        + (f", resolved {incident.resolved_at.isoformat()}" if incident.resolved_at else "")
+    )
+    evidence = {e.evidence_id: e for e in snapshot.evidence} if snapshot else {}
+    if diagnosis is not None:
+        out += ["", f"## Diagnosis ({diagnosis.reasoner})", ""]
+        for hypothesis in diagnosis.hypotheses[:5]:
+            out.append(
+                f"- **{hypothesis.cause}** ({hypothesis.category.value}, confidence"
+                f" {hypothesis.confidence:.2f})"
+            )
+            for evidence_id in hypothesis.evidence_ids[:6]:
+                item = evidence.get(evidence_id)
+                text = item.summary if item else "(not in snapshot)"
+                out.append(f"  - evidence `{evidence_id}`: {text}")
+            for alternative in hypothesis.rejected_alternatives[:3]:
+                out.append(f"  - not blamed: {alternative}")
+    plan = None
+    if diagnosis is not None and decision is not None:
+        plan = next((p for p in diagnosis.plans if p.plan_id == decision.plan_id), None)
+    if plan is not None and decision is not None:
+        out += ["", "## Plan", ""]
+        for index, step in enumerate(plan.steps, start=1):
+            params = ", ".join(f"{k}={v}" for k, v in sorted(step.params.items()))
+            out.append(f"{index}. `{step.action}` on `{step.target}` ({params})")
+        out += [
+            "",
+            f"- rationale: {plan.rationale}",
+            f"- expected impact: {plan.expected_impact}",
+            f"- rollback: {plan.rollback}",
+            f"- confidence: {plan.confidence:.2f}",
+            f"- blast radius: {decision.blast_radius.services} service(s),"
+            f" {decision.blast_radius.resources} resource(s),"
+            f" {decision.blast_radius.replicas} replica(s)",
+            f"- plan hash: `{decision.plan_hash}`",
+            "",
+            f"## Decision: {decision.route.value} (risk {decision.risk_score:.2f},"
+            f" policy {decision.policy_version})",
+            "",
+        ]
+        for rule in decision.matched_rules:
+            out.append(f"- {rule.effect.value} by `{rule.rule_id}`: {rule.reason}")
+        out.append(
+            "- risk factors: "
+            + ", ".join(f"{f.name} {f.value:.2f}x{f.weight:.2f}" for f in decision.risk_factors)
+        )
+        if decision.required_roles:
+            out.append(
+                f"- needs {decision.quorum} of roles {', '.join(decision.required_roles)}"
+                + (f", expires {decision.expires_at.isoformat()}" if decision.expires_at else "")
+            )
+    if approvals:
+        out += ["", "## Approvals", ""]
+        out += [
+            f"- {a.verdict.value} by {a.approver} at {a.at.isoformat()}"
+            + (f": {a.reason}" if a.reason else "")
+            for a in approvals
+        ]
+    if executions:
+        out += ["", "## Execution", ""]
+        out += [
+            f"- {e.kind.value} step {e.step_index + 1} `{e.action}` on {e.target}:"
+            f" {e.status.value} {e.detail}"
+            for e in executions
+        ]
+    if verifications:
+        out += ["", "## Verification", ""]
+        for result in verifications:
+            out.append(f"- {result.phase.value}: **{result.verdict.value}**")
+            for probe in result.probes:
+                if probe.verdict.value != "converged" or probe.probe == "rescan":
+                    out.append(
+                        f"  - {probe.target} {probe.probe}: {probe.verdict.value} {probe.detail}"
+                    )
+    return "\n".join(out) + "\n"

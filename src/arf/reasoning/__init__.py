@@ -1,0 +1,1 @@
+"""Layer 2: diagnosis. Reasoners read snapshots and return Diagnoses; they change nothing."""

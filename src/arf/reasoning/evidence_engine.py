@@ -1,0 +1,403 @@
+"""The deterministic evidence reasoner.
+
+It explains failures from the evidence in a snapshot, in this order:
+1. change correlation with a causal check: a deploy or config change on a failing service,
+   shortly before its symptoms began, explains them (rollback / revert). A change on a service
+   that is not failing, or one that came after the symptoms, is not blamed (recorded as rejected);
+2. scanner findings with a catalogued fix (IaC patch);
+3. failure-mode signatures from the knowledge base, on the deepest failing services;
+4. nothing firing any more: a transient, self-resolved blip (no action).
+Every hypothesis cites evidence ids from the snapshot. The reasoner has no side effects.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import JsonValue
+
+from arf.core.clock import Clock
+from arf.core.errors import ConfigError
+from arf.core.records import (
+    ActionSpec,
+    ContextSnapshot,
+    Diagnosis,
+    Evidence,
+    Hypothesis,
+    HypothesisCategory,
+    PlanStep,
+    RemediationPlan,
+    Severity,
+    SignalKind,
+    SignalStatus,
+)
+
+
+@dataclass(frozen=True)
+class Signature:
+    signature_id: str
+    alertnames: frozenset[str]
+    category: HypothesisCategory
+    cause: str
+    confidence: float
+    action: str
+    params: Mapping[str, JsonValue]
+
+
+class KnowledgeBase:
+    """Failure signatures kept as data (`knowledge.yaml`)."""
+
+    def __init__(self, signatures: Sequence[Signature]) -> None:
+        self.signatures = tuple(signatures)
+
+    @classmethod
+    def from_yaml(cls, text: str, origin: str) -> KnowledgeBase:
+        try:
+            document = yaml.safe_load(text)
+            items = document["signatures"]
+            return cls(
+                [
+                    Signature(
+                        signature_id=str(item["id"]),
+                        alertnames=frozenset(str(a) for a in item["alertnames"]),
+                        category=HypothesisCategory(item["category"]),
+                        cause=str(item["cause"]),
+                        confidence=float(item["confidence"]),
+                        action=str(item["action"]),
+                        params=dict(item.get("params") or {}),
+                    )
+                    for item in items
+                ]
+            )
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+            raise ConfigError(f"{origin}: invalid knowledge base: {exc}") from exc
+
+    @classmethod
+    def packaged(cls) -> KnowledgeBase:
+        text = resources.files("arf.reasoning").joinpath("knowledge.yaml").read_text("utf-8")
+        return cls.from_yaml(text, "arf/reasoning/knowledge.yaml")
+
+    @classmethod
+    def from_file(cls, path: Path) -> KnowledgeBase:
+        return cls.from_yaml(path.read_text("utf-8"), str(path))
+
+    def match(self, alertnames: set[str]) -> Signature | None:
+        for signature in self.signatures:
+            if signature.alertnames & alertnames:
+                return signature
+        return None
+
+
+@dataclass
+class _Candidate:
+    hypothesis: Hypothesis
+    steps: tuple[PlanStep, ...]
+    impact: str
+
+
+def _alertname(item: Evidence) -> str:
+    value = item.attributes.get("alertname")
+    return value if isinstance(value, str) else ""
+
+
+def _target(item: Evidence) -> str | None:
+    return item.service or item.resource
+
+
+class EvidenceReasoner:
+    """Implements `arf.core.ports.Reasoner` from evidence alone."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        knowledge: KnowledgeBase,
+        change_window: timedelta = timedelta(minutes=30),
+        grace: timedelta = timedelta(seconds=60),
+    ) -> None:
+        self._clock = clock
+        self._knowledge = knowledge
+        self._window = change_window
+        self._grace = grace
+
+    @property
+    def name(self) -> str:
+        return "evidence"
+
+    def diagnose(
+        self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
+    ) -> Diagnosis:
+        started = time.perf_counter()
+        specs = {spec.name: spec for spec in catalog}
+        evidence = snapshot.evidence
+        firing = [
+            e
+            for e in evidence
+            if e.kind is SignalKind.ALERT
+            and e.status is SignalStatus.FIRING
+            and e.severity.rank >= Severity.MEDIUM.rank
+        ]
+        findings = [
+            e for e in evidence if e.kind is SignalKind.FINDING and e.status is SignalStatus.FIRING
+        ]
+        failing = {e.service for e in firing if e.service}
+        onset: dict[str, datetime] = {}
+        for alert in firing:
+            if alert.service:
+                current = onset.get(alert.service)
+                onset[alert.service] = min(alert.observed_at, current or alert.observed_at)
+        deps = snapshot.topology
+        roots = {s for s in failing if not set(deps.get(s, ())) & failing}
+
+        counter = iter(range(1, 1000))
+        candidates: list[_Candidate] = []
+        rejected: list[str] = []
+        explained: set[str] = set()
+
+        def next_id(kind: str) -> str:
+            return f"{diagnosis_id}-{kind}{next(counter)}"
+
+        # 1. change correlation with a causal check
+        for change in (e for e in evidence if e.kind is SignalKind.CHANGE):
+            candidate = self._from_change(
+                change, failing, roots, onset, firing, specs, next_id, rejected
+            )
+            if candidate is not None:
+                candidates.append(candidate)
+                explained.add(change.service or "")
+
+        # every change hypothesis shows which other changes were considered and not blamed
+        candidates = [
+            _Candidate(
+                c.hypothesis.model_copy(update={"rejected_alternatives": tuple(rejected[:10])}),
+                c.steps,
+                c.impact,
+            )
+            for c in candidates
+        ]
+
+        # 2. scanner findings with a catalogued fix
+        for finding in findings:
+            candidates.append(self._from_finding(finding, evidence, specs, next_id))
+
+        # 3. failure signatures on failing services no change explains
+        for service in sorted(failing - explained):
+            names = {_alertname(a) for a in firing if a.service == service}
+            signature = self._knowledge.match(names)
+            if signature is None:
+                continue
+            cited = tuple(a.evidence_id for a in firing if a.service == service)[:10]
+            confidence = min(0.95, signature.confidence + (0.1 if service in roots else -0.2))
+            hypothesis = Hypothesis(
+                hypothesis_id=next_id("h"),
+                cause=signature.cause.format(service=service),
+                category=signature.category,
+                service=service,
+                confidence=round(max(0.05, confidence), 3),
+                evidence_ids=cited,
+            )
+            steps: tuple[PlanStep, ...] = ()
+            if signature.action in specs:
+                steps = (
+                    PlanStep(
+                        action=signature.action, target=service, params=dict(signature.params)
+                    ),
+                )
+            candidates.append(_Candidate(hypothesis, steps, f"{service} recovers"))
+            explained.add(service)
+
+        # 4. roots nobody explains, or nothing firing any more
+        for service in sorted(roots - explained):
+            cited = tuple(a.evidence_id for a in firing if a.service == service)[:10]
+            candidates.append(
+                _Candidate(
+                    Hypothesis(
+                        hypothesis_id=next_id("h"),
+                        cause=f"{service} is failing; no recent change or known signature"
+                        " explains it",
+                        category=HypothesisCategory.UNKNOWN,
+                        service=service,
+                        confidence=0.3,
+                        evidence_ids=cited,
+                        rejected_alternatives=tuple(rejected[:10]),
+                    ),
+                    (),
+                    "",
+                )
+            )
+        if not firing and not findings:
+            resolved = tuple(e.evidence_id for e in evidence if e.kind is SignalKind.ALERT)[:10]
+            if resolved:
+                candidates.append(
+                    _Candidate(
+                        Hypothesis(
+                            hypothesis_id=next_id("h"),
+                            cause="every alert of this incident resolved by itself;"
+                            " no fault persists",
+                            category=HypothesisCategory.TRANSIENT,
+                            confidence=0.8,
+                            evidence_ids=resolved,
+                            rejected_alternatives=tuple(rejected[:10]),
+                        ),
+                        (),
+                        "",
+                    )
+                )
+
+        plans = self._plans(candidates, specs, diagnosis_id)
+        return Diagnosis(
+            diagnosis_id=diagnosis_id,
+            incident_id=snapshot.incident_id,
+            snapshot_hash=snapshot.content_hash(),
+            reasoner=self.name,
+            model_id="evidence-engine/1",
+            hypotheses=tuple(
+                sorted((c.hypothesis for c in candidates), key=lambda h: -h.confidence)
+            )[:20],
+            plans=plans,
+            created_at=self._clock.now(),
+            latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        )
+
+    def _from_change(
+        self,
+        change: Evidence,
+        failing: set[str],
+        roots: set[str],
+        onset: Mapping[str, datetime],
+        firing: Sequence[Evidence],
+        specs: Mapping[str, ActionSpec],
+        next_id: Any,
+        rejected: list[str],
+    ) -> _Candidate | None:
+        service = change.service
+        change_type = change.attributes.get("change_type")
+        if service is None or change_type not in ("deploy", "config"):
+            return None
+        if service not in failing:
+            rejected.append(f"{change.summary}: {service} shows no symptoms (red herring)")
+            return None
+        symptoms_from = onset[service]
+        if change.observed_at > symptoms_from + self._grace:
+            rejected.append(f"{change.summary}: came after the symptoms began")
+            return None
+        lead = symptoms_from - change.observed_at
+        if lead > self._window:
+            rejected.append(f"{change.summary}: too long before the symptoms to explain them")
+            return None
+        closeness = 1 - max(lead, timedelta(0)) / self._window
+        confidence = min(0.95, 0.6 + (0.15 if service in roots else 0.0) + 0.2 * closeness)
+        alerts = [a for a in firing if a.service == service]
+        cited = (change.evidence_id, *(a.evidence_id for a in alerts))[:10]
+        names = {_alertname(a) for a in alerts}
+        previous = change.attributes.get("from")
+        if change_type == "deploy":
+            crash = bool(names & {"KubePodCrashLooping", "CrashLooping", "ServiceDown"})
+            category = HypothesisCategory.CRASH_LOOP if crash else HypothesisCategory.BAD_DEPLOY
+            cause = f"the deploy of {service} {change.attributes.get('to', '')} broke it"
+            step = PlanStep(
+                action="rollback_deploy", target=service, params={"to_version": str(previous)}
+            )
+            impact = f"{service} runs {previous} again and its errors stop"
+        else:
+            category = HypothesisCategory.CONFIG_CHANGE
+            key = str(change.attributes.get("key", ""))
+            cause = f"the configuration change of {key} on {service} degraded it"
+            step = PlanStep(
+                action="revert_config",
+                target=service,
+                params={"key": key, "to_value": str(previous)},
+            )
+            impact = f"{service} gets {key}={previous} back and recovers"
+        if previous is None or step.action not in specs:
+            steps: tuple[PlanStep, ...] = ()
+        else:
+            steps = (step,)
+        hypothesis = Hypothesis(
+            hypothesis_id=next_id("h"),
+            cause=cause,
+            category=category,
+            service=service,
+            confidence=round(confidence, 3),
+            evidence_ids=cited,
+            rejected_alternatives=tuple(rejected[:10]),
+        )
+        return _Candidate(hypothesis, steps, impact)
+
+    def _from_finding(
+        self,
+        finding: Evidence,
+        evidence: Sequence[Evidence],
+        specs: Mapping[str, ActionSpec],
+        next_id: Any,
+    ) -> _Candidate:
+        resource = finding.resource or ""
+        check_id = str(finding.attributes.get("check_id", ""))
+        related_changes = [
+            e.evidence_id
+            for e in evidence
+            if e.kind is SignalKind.CHANGE and e.resource == resource
+        ]
+        hypothesis = Hypothesis(
+            hypothesis_id=next_id("h"),
+            cause=f"{resource} violates {check_id}: {finding.summary}",
+            category=HypothesisCategory.SECURITY_MISCONFIGURATION,
+            service=resource,
+            confidence=0.9 if related_changes else 0.85,
+            evidence_ids=(finding.evidence_id, *related_changes)[:10],
+        )
+        patch = specs.get("apply_iac_patch")
+        fixable = patch is not None and any(
+            p.name == "check_id" and check_id in p.choices for p in patch.params
+        )
+        steps = (
+            (PlanStep(action="apply_iac_patch", target=resource, params={"check_id": check_id}),)
+            if fixable
+            else ()
+        )
+        return _Candidate(hypothesis, steps, f"{check_id} no longer fails on {resource}")
+
+    def _plans(
+        self,
+        candidates: Sequence[_Candidate],
+        specs: Mapping[str, ActionSpec],
+        diagnosis_id: str,
+    ) -> tuple[RemediationPlan, ...]:
+        actionable = sorted(
+            (c for c in candidates if c.steps), key=lambda c: -c.hypothesis.confidence
+        )
+        plans: list[RemediationPlan] = []
+        strong = [c for c in actionable if c.hypothesis.confidence >= 0.6]
+        targets = {c.steps[0].target for c in strong}
+        if len(strong) >= 2 and len(targets) == len(strong):
+            plans.append(
+                RemediationPlan(
+                    plan_id=f"{diagnosis_id}-p0",
+                    hypothesis_ids=tuple(c.hypothesis.hypothesis_id for c in strong),
+                    steps=tuple(step for c in strong for step in c.steps),
+                    rationale="independent causes, each with its own evidence: "
+                    + "; ".join(c.hypothesis.cause for c in strong),
+                    expected_impact="; ".join(c.impact for c in strong),
+                    rollback="; ".join(specs[s.action].rollback for c in strong for s in c.steps),
+                    confidence=round(min(c.hypothesis.confidence for c in strong), 3),
+                )
+            )
+        for index, candidate in enumerate(actionable, start=1):
+            plans.append(
+                RemediationPlan(
+                    plan_id=f"{diagnosis_id}-p{index}",
+                    hypothesis_ids=(candidate.hypothesis.hypothesis_id,),
+                    steps=candidate.steps,
+                    rationale=candidate.hypothesis.cause,
+                    expected_impact=candidate.impact,
+                    rollback="; ".join(specs[s.action].rollback for s in candidate.steps),
+                    confidence=candidate.hypothesis.confidence,
+                )
+            )
+        return tuple(plans[:10])

@@ -1,0 +1,125 @@
+"""The composition root: builds every registry and adapter from settings. No import-time state."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
+
+from arf.core.clock import Clock, ManualClock, SystemClock
+from arf.core.ids import IdGenerator, RandomIds
+from arf.core.records import ActionSpec
+from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.executor import Executor
+from arf.execution.verification import VerificationSettings, Verifier
+from arf.governance.policy import PolicyBundle, load_policy, load_policy_text
+from arf.governance.service_catalog import ServiceCatalog
+from arf.oversight.identities import IdentityDirectory
+from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.reasoning.tokens import ApproxTokenCounter
+from arf.runtime.settings import Settings
+from arf.signals.context import ContextRules
+from arf.signals.correlate import CorrelationRules
+from arf.sim.platform import SimPlatform, default_state
+from arf.store.sql import SqlStore
+
+
+def packaged_policy() -> PolicyBundle:
+    text = resources.files("arf.governance").joinpath("default_policy.yaml").read_text("utf-8")
+    return load_policy_text(text, "arf/governance/default_policy.yaml")
+
+
+def packaged_service_catalog() -> ServiceCatalog:
+    text = resources.files("arf.sim").joinpath("data/services.yaml").read_text("utf-8")
+    return ServiceCatalog.from_yaml(text, "arf/sim/data/services.yaml")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    clock: Clock
+    ids: IdGenerator
+    store: SqlStore
+    services: ServiceCatalog
+    policy: PolicyBundle
+    actions: ActionCatalog
+    reasoner: EvidenceReasoner
+    executor: Executor
+    verifier: Verifier
+    platform: SimPlatform
+    tokens: ApproxTokenCounter = field(default_factory=ApproxTokenCounter)
+    correlation: CorrelationRules = field(default_factory=CorrelationRules)
+    context_rules: ContextRules = field(default_factory=ContextRules)
+
+    @property
+    def specs(self) -> dict[str, ActionSpec]:
+        return {spec.name: spec for spec in self.actions.specs()}
+
+    def identities(self) -> IdentityDirectory:
+        return IdentityDirectory.from_file(self.settings.identities_path)
+
+    def save_platform(self) -> None:
+        self.platform.save(self.settings.sim_state_path)
+
+    def close(self) -> None:
+        self.save_platform()
+        self.store.close()
+
+
+def _platform(settings: Settings, clock: Clock) -> SimPlatform:
+    path: Path = settings.sim_state_path
+    if path.exists():
+        return SimPlatform.load(path, clock)
+    return SimPlatform(default_state(settings.seed, clock.now().timestamp()), clock)
+
+
+def _sim_clock(settings: Settings) -> Clock:
+    """The simulated platform's virtual clock, resumed where the last run left it."""
+    path = settings.sim_state_path
+    if path.exists():
+        probe = SimPlatform.load(path, SystemClock())
+        return ManualClock(datetime.fromtimestamp(probe.state.now, UTC))
+    return ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    platform: SimPlatform | None = None,
+    ids: IdGenerator | None = None,
+    store: SqlStore | None = None,
+) -> Runtime:
+    if clock is None:
+        clock = _sim_clock(settings) if settings.clock == "sim" else SystemClock()
+    policy = load_policy(settings.policy) if settings.policy else packaged_policy()
+    services = (
+        ServiceCatalog.from_file(settings.service_catalog)
+        if settings.service_catalog
+        else packaged_service_catalog()
+    )
+    sim = platform if platform is not None else _platform(settings, clock)
+    actions = ActionCatalog(default_actions())
+    store = store if store is not None else SqlStore.sqlite(settings.database_path)
+    return Runtime(
+        settings=settings,
+        clock=clock,
+        ids=ids or RandomIds(),
+        store=store,
+        services=services,
+        policy=policy,
+        actions=actions,
+        reasoner=EvidenceReasoner(clock, KnowledgeBase.packaged()),
+        executor=Executor(actions, sim),
+        verifier=Verifier(
+            sim,
+            clock,
+            VerificationSettings(
+                initial_delay_s=settings.verify_initial_delay_s,
+                interval_s=settings.verify_interval_s,
+                samples=settings.verify_samples,
+            ),
+        ),
+        platform=sim,
+    )

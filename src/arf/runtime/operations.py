@@ -1,0 +1,73 @@
+"""What the entry points (CLI, HTTP) ask of the runtime: thin, typed operations."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from arf.core.errors import AuthError, ConfigError
+from arf.core.records import Approval, Incident, Verdict
+from arf.oversight.explain import explain_markdown
+from arf.oversight.identities import Identity
+from arf.runtime.container import Runtime
+from arf.runtime.orchestrator import Orchestrator
+
+
+def explain(runtime: Runtime, incident_id: str) -> str:
+    with runtime.store.unit_of_work() as uow:
+        incident = uow.get_incident(incident_id)
+        return explain_markdown(
+            incident,
+            uow.latest_snapshot(incident_id),
+            uow.latest_diagnosis(incident_id),
+            uow.latest_decision(incident_id),
+            uow.approvals_for(incident_id),
+            uow.executions_for(incident_id),
+            uow.verifications_for(incident_id),
+        )
+
+
+def list_incidents(runtime: Runtime) -> list[Incident]:
+    with runtime.store.unit_of_work() as uow:
+        return list(uow.list_incidents())
+
+
+def token_from(runtime: Runtime, environ: Mapping[str, str] | None = None) -> str:
+    """The caller's token: ARF_TOKEN, else the configured credentials file."""
+    env = os.environ if environ is None else environ
+    if env.get("ARF_TOKEN"):
+        return env["ARF_TOKEN"].strip()
+    path = runtime.settings.credentials_path
+    try:
+        return path.read_text("utf-8").strip()
+    except FileNotFoundError as exc:
+        raise AuthError(f"no credentials: set ARF_TOKEN or create {path}") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read credentials file {path}: {exc.strerror}") from exc
+
+
+def identify(runtime: Runtime, token: str) -> Identity:
+    return runtime.identities().authenticate(token)
+
+
+@dataclass(frozen=True)
+class AnswerResult:
+    approval: Approval
+    incident: Incident
+
+
+def answer(
+    runtime: Runtime,
+    incident_id: str,
+    identity: Identity,
+    verdict: Verdict,
+    reason: str = "",
+    plan_hash: str | None = None,
+) -> AnswerResult:
+    """Approve or reject, then let the lifecycle continue (execute and verify if approved)."""
+    orchestrator = Orchestrator(runtime)
+    approval = orchestrator.answer(incident_id, identity, verdict, reason, plan_hash)
+    orchestrator.run_pending()
+    with runtime.store.unit_of_work() as uow:
+        return AnswerResult(approval, uow.get_incident(incident_id))

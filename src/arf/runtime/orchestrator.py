@@ -1,0 +1,709 @@
+"""The lifecycle orchestrator: advances each incident one committed step at a time.
+
+Every step reads the incident's last committed state, does its work, and commits the new state
+together with its ledger entries in one transaction. A crash anywhere resumes from the last
+commit: execution steps carry idempotency keys, so a step whose effect happened but whose
+outcome was not stored is repeated without a second effect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from pydantic import JsonValue
+
+from arf.core.errors import AuthError, ExecutionError, InputError, IntegrityError
+from arf.core.ports import UnitOfWork
+from arf.core.records import (
+    Approval,
+    DecisionEnvelope,
+    Diagnosis,
+    ExecutionRecord,
+    HypothesisCategory,
+    Incident,
+    IncidentState,
+    Notification,
+    Outcome,
+    PlanStep,
+    ProbeVerdict,
+    RemediationPlan,
+    Route,
+    ServiceSLO,
+    StepKind,
+    StepStatus,
+    Verdict,
+    VerificationPhase,
+    VerificationResult,
+)
+from arf.core.states import ACTIVE_STATES, transition
+from arf.governance.decide import DecisionRequest, decide
+from arf.governance.grounding import diagnosis_problems
+from arf.ledger import chain
+from arf.oversight.approvals import check_approval, quorum_met
+from arf.oversight.identities import SYSTEM_IDENTITY, Identity
+from arf.runtime.container import Runtime
+from arf.signals.context import assemble
+
+S = IncidentState
+Checkpoint = Callable[[str], None]
+
+
+def _no_checkpoint(_name: str) -> None:
+    return None
+
+
+class Orchestrator:
+    def __init__(self, runtime: Runtime, checkpoint: Checkpoint = _no_checkpoint) -> None:
+        self._rt = runtime
+        self._checkpoint = checkpoint
+        self._handlers: Mapping[IncidentState, Callable[[Incident], bool]] = {
+            S.OPEN: self._assemble,
+            S.CONTEXT_READY: self._diagnose,
+            S.DIAGNOSED: self._decide,
+            S.DECIDED: self._route,
+            S.AWAITING_HUMAN: self._check_expiry,
+            S.READY: self._start_execution,
+            S.EXECUTING: self._execute,
+            S.VERIFYING: self._verify,
+            S.ROLLING_BACK: self._rollback,
+        }
+
+    # ------------------------------------------------------------------ driving
+    def run_pending(self, max_steps: int = 10_000) -> int:
+        """Advance every active incident until none can move; returns the steps taken."""
+        steps = 0
+        progressed = True
+        while progressed and steps < max_steps:
+            progressed = False
+            with self._rt.store.unit_of_work() as uow:
+                active = [i.incident_id for i in uow.list_incidents(sorted(ACTIVE_STATES))]
+            for incident_id in active:
+                if self.step(incident_id):
+                    progressed = True
+                    steps += 1
+        return steps
+
+    def step(self, incident_id: str) -> bool:
+        with self._rt.store.unit_of_work() as uow:
+            incident = uow.get_incident(incident_id)
+        handler = self._handlers.get(incident.state)
+        return handler(incident) if handler else False
+
+    # ------------------------------------------------------------------ commit helpers
+    def _move(
+        self,
+        uow: UnitOfWork,
+        incident: Incident,
+        to_state: IncidentState,
+        reason: str,
+        actor: str = SYSTEM_IDENTITY,
+        outcome: Outcome | None = None,
+    ) -> Incident:
+        changed, record = transition(
+            incident, to_state, reason=reason, at=self._rt.clock.now(), actor=actor, outcome=outcome
+        )
+        uow.update_incident(changed, incident.revision)
+        chain.append(uow, "incident.transition", incident.incident_id, record, self._rt.clock.now())
+        return changed
+
+    def _commit_move(
+        self,
+        incident: Incident,
+        to_state: IncidentState,
+        reason: str,
+        outcome: Outcome | None = None,
+    ) -> Incident:
+        self._checkpoint(f"before-commit:{to_state.value}")
+        with self._rt.store.unit_of_work() as uow:
+            changed = self._move(uow, incident, to_state, reason, outcome=outcome)
+        self._checkpoint(f"after-commit:{to_state.value}")
+        return changed
+
+    def _record(self, uow: UnitOfWork, kind: str, incident_id: str, payload: object) -> None:
+        chain.append(uow, kind, incident_id, payload, self._rt.clock.now())
+
+    def _notify(self, uow: UnitOfWork, incident: Incident, kind: str, summary: str) -> None:
+        owners = sorted(
+            {
+                info.owner
+                for name in incident.services
+                if (info := self._rt.services.service(name)) is not None
+            }
+        ) or ["on-call"]
+        notification = Notification(
+            notification_id=self._rt.ids.new("ntf"),
+            incident_id=incident.incident_id,
+            kind=kind,
+            audience=",".join(owners)[:200],
+            summary=summary[:2000],
+            at=self._rt.clock.now(),
+        )
+        uow.put_notification(notification)
+        self._record(uow, "notification.sent", incident.incident_id, notification)
+
+    def _escalate(
+        self, incident: Incident, reason: str, outcome: Outcome = Outcome.ESCALATED
+    ) -> bool:
+        self._checkpoint("before-commit:escalated")
+        with self._rt.store.unit_of_work() as uow:
+            changed = self._move(uow, incident, S.ESCALATED, reason, outcome=outcome)
+            self._notify(uow, changed, "escalation", reason)
+        self._checkpoint("after-commit:escalated")
+        return True
+
+    # ------------------------------------------------------------------ 2 assemble
+    def _assemble(self, incident: Incident) -> bool:
+        now = self._rt.clock.now()
+        if (now - incident.opened_at).total_seconds() < self._rt.settings.group_wait_s:
+            return False  # let correlated signals arrive first (like Alertmanager's group_wait)
+        rules = self._rt.context_rules
+        with self._rt.store.unit_of_work() as uow:
+            attached = uow.signals_for_incident(incident.incident_id)
+            area: set[str] = set(incident.services)
+            for service in incident.services:
+                area |= self._rt.services.neighbourhood(service, rules.topology_hops)
+            nearby = uow.signals_between(
+                sorted(area), incident.impact_started_at - rules.change_lookback, now
+            )
+            previous = uow.latest_snapshot(incident.incident_id)
+        snapshot = assemble(
+            incident,
+            attached,
+            nearby,
+            self._rt.services,
+            self._rt.tokens,
+            rules,
+            (previous.version + 1) if previous else 1,
+            now,
+        )
+        self._checkpoint("before-commit:context_ready")
+        with self._rt.store.unit_of_work() as uow:
+            uow.put_snapshot(snapshot)
+            self._record(
+                uow,
+                "snapshot.created",
+                incident.incident_id,
+                {
+                    "content_hash": snapshot.content_hash(),
+                    "version": snapshot.version,
+                    "evidence": len(snapshot.evidence),
+                    "cut": len(snapshot.cut),
+                    "token_count": snapshot.token_count,
+                },
+            )
+            self._move(uow, incident, S.CONTEXT_READY, "context snapshot assembled")
+        return True
+
+    # ------------------------------------------------------------------ 3 diagnose
+    def _diagnose(self, incident: Incident) -> bool:
+        with self._rt.store.unit_of_work() as uow:
+            snapshot = uow.latest_snapshot(incident.incident_id)
+        if snapshot is None:
+            return self._escalate(incident, "no context snapshot was stored")
+        try:
+            diagnosis = self._rt.reasoner.diagnose(
+                snapshot, self._rt.actions.specs(), self._rt.ids.new("dx")
+            )
+        except Exception as exc:  # noqa: BLE001 - a reasoner failure escalates; it never crashes the loop
+            return self._escalate(
+                incident, f"the reasoner failed: {exc.__class__.__name__}: {str(exc)[:300]}"
+            )
+        problems, plans = diagnosis_problems(diagnosis, snapshot, self._rt.specs)
+        top = diagnosis.top_hypothesis()
+        self._checkpoint("before-commit:diagnosed")
+        with self._rt.store.unit_of_work() as uow:
+            uow.put_diagnosis(diagnosis)
+            self._record(
+                uow,
+                "diagnosis.recorded",
+                incident.incident_id,
+                {
+                    "diagnosis_id": diagnosis.diagnosis_id,
+                    "snapshot_hash": diagnosis.snapshot_hash,
+                    "reasoner": diagnosis.reasoner,
+                    "top_hypothesis": top.cause if top else None,
+                    "confidence": top.confidence if top else None,
+                    "plans": len(diagnosis.plans),
+                    "grounded_plans": [p.plan_id for p in plans],
+                    "grounding_problems": problems[:20],
+                },
+            )
+            self._move(
+                uow,
+                incident,
+                S.DIAGNOSED,
+                f"diagnosed by {diagnosis.reasoner}: {top.cause if top else 'nothing'}",
+            )
+        return True
+
+    # ------------------------------------------------------------------ 4 govern
+    def _decide(self, incident: Incident) -> bool:
+        with self._rt.store.unit_of_work() as uow:
+            diagnosis = uow.latest_diagnosis(incident.incident_id)
+            snapshot = uow.latest_snapshot(incident.incident_id)
+            signal_count = len(uow.signals_for_incident(incident.incident_id))
+        if diagnosis is None or snapshot is None:
+            return self._escalate(incident, "diagnosis or snapshot missing")
+        problems, plans = diagnosis_problems(diagnosis, snapshot, self._rt.specs)
+        top = diagnosis.top_hypothesis()
+        if not plans:
+            if top is not None and top.category is HypothesisCategory.TRANSIENT:
+                self._commit_move(
+                    incident, S.CLOSED, f"no action needed: {top.cause}", outcome=Outcome.NO_ACTION
+                )
+                return True
+            reason = "no safe remediation plan"
+            if top is not None:
+                reason += f"; leading hypothesis: {top.cause}"
+            if problems:
+                reason += f"; rejected: {'; '.join(problems[:3])}"
+            return self._escalate(incident, reason)
+        plan = plans[0]
+        try:
+            blast = self._rt.executor.estimate(plan.steps)
+        except ExecutionError as exc:
+            return self._escalate(incident, f"cannot size the plan: {exc}")
+        decision = decide(
+            DecisionRequest(
+                decision_id=self._rt.ids.new("dec"),
+                incident=incident,
+                diagnosis=diagnosis,
+                plan=plan,
+                blast_radius=blast,
+                signal_count=signal_count,
+                now=self._rt.clock.now(),
+            ),
+            self._rt.policy,
+            self._rt.specs,
+            self._rt.services,
+        )
+        self._checkpoint("before-commit:decided")
+        with self._rt.store.unit_of_work() as uow:
+            uow.put_decision(decision)
+            self._record(
+                uow,
+                "decision.recorded",
+                incident.incident_id,
+                {
+                    **_decision_summary(decision),
+                    "rollback": plan.rollback,
+                    "steps": [s.model_dump(mode="json") for s in plan.steps],
+                    "policy_input": decision.policy_input,
+                },
+            )
+            self._move(
+                uow,
+                incident,
+                S.DECIDED,
+                f"route {decision.route.value} (risk {decision.risk_score:.2f})",
+            )
+        return True
+
+    # ------------------------------------------------------------------ 5 route
+    def _route(self, incident: Incident) -> bool:
+        with self._rt.store.unit_of_work() as uow:
+            decision = uow.latest_decision(incident.incident_id)
+        if decision is None:
+            return self._escalate(incident, "decision missing")
+        if decision.route is Route.DENY:
+            rules = ", ".join(r.rule_id for r in decision.matched_rules if r.effect.value == "deny")
+            return self._escalate(incident, f"policy denied the plan ({rules})")
+        if decision.route is Route.AUTONOMOUS:
+            self._commit_move(incident, S.READY, "policy allows autonomous execution")
+            return True
+        self._checkpoint("before-commit:awaiting_human")
+        with self._rt.store.unit_of_work() as uow:
+            changed = self._move(
+                uow,
+                incident,
+                S.AWAITING_HUMAN,
+                f"{decision.route.value} required from {', '.join(decision.required_roles)}",
+            )
+            self._notify(
+                uow,
+                changed,
+                f"{decision.route.value}_request",
+                f"{decision.route.value} needed for plan {decision.plan_hash[:12]}:"
+                f" arf approve {incident.incident_id}",
+            )
+        return True
+
+    def _check_expiry(self, incident: Incident) -> bool:
+        with self._rt.store.unit_of_work() as uow:
+            decision = uow.latest_decision(incident.incident_id)
+        if decision is None or decision.expires_at is None:
+            return False
+        if self._rt.clock.now() <= decision.expires_at:
+            return False
+        return self._escalate(incident, "nobody approved before the request expired")
+
+    # ------------------------------------------------------------------ approvals
+    def answer(
+        self,
+        incident_id: str,
+        identity: Identity,
+        verdict: Verdict,
+        reason: str = "",
+        plan_hash: str | None = None,
+    ) -> Approval:
+        """Record an approval or rejection by an authenticated person. Refusals raise AuthError
+        and are themselves recorded in the ledger."""
+        now = self._rt.clock.now()
+        if verdict is Verdict.REJECT and not reason.strip():
+            raise InputError("a rejection needs a reason")
+        with self._rt.store.unit_of_work() as uow:
+            incident = uow.get_incident(incident_id)
+            decision = uow.latest_decision(incident_id)
+            if incident.state is not S.AWAITING_HUMAN or decision is None:
+                raise InputError(
+                    f"incident {incident_id} is not waiting for approval"
+                    f" (state {incident.state.value})"
+                )
+            existing = uow.approvals_for(incident_id)
+        wanted = decision.plan_hash
+        if plan_hash is not None:  # a prefix of at least 12 hex digits names the plan
+            prefix_ok = len(plan_hash) >= 12 and decision.plan_hash.startswith(plan_hash)
+            wanted = decision.plan_hash if prefix_ok else plan_hash
+        problem = check_approval(decision, existing, identity, wanted, now)
+        if problem is not None:
+            with self._rt.store.unit_of_work() as uow:
+                self._record(
+                    uow,
+                    "approval.refused",
+                    incident_id,
+                    {
+                        "identity": identity.name,
+                        "verdict": verdict.value,
+                        "decision_id": decision.decision_id,
+                        "reason": problem,
+                    },
+                )
+            raise AuthError(problem)
+        approval = Approval(
+            approval_id=self._rt.ids.new("apr"),
+            incident_id=incident_id,
+            decision_id=decision.decision_id,
+            plan_hash=wanted,
+            approver=identity.name,
+            roles=tuple(sorted(identity.roles)),
+            verdict=verdict,
+            reason=reason[:2000],
+            at=now,
+        )
+        with self._rt.store.unit_of_work() as uow:
+            incident = uow.get_incident(incident_id)
+            uow.put_approval(approval)
+            self._record(uow, "approval.recorded", incident_id, approval)
+            if verdict is Verdict.REJECT:
+                changed = self._move(
+                    uow,
+                    incident,
+                    S.ESCALATED,
+                    f"rejected by {identity.name}: {reason}",
+                    actor=identity.name,
+                )
+                self._notify(uow, changed, "escalation", f"plan rejected: {reason}")
+            elif quorum_met(decision, [*existing, approval]):
+                self._move(
+                    uow, incident, S.READY, f"approved by {identity.name}", actor=identity.name
+                )
+        return approval
+
+    # ------------------------------------------------------------------ 6 execute
+    def _load_plan(
+        self, incident_id: str
+    ) -> tuple[RemediationPlan, DecisionEnvelope, list[Approval], list[ExecutionRecord]]:
+        with self._rt.store.unit_of_work() as uow:
+            decision = uow.latest_decision(incident_id)
+            diagnosis = uow.latest_diagnosis(incident_id)
+            approvals = list(uow.approvals_for(incident_id))
+            executions = list(uow.executions_for(incident_id))
+        if decision is None or diagnosis is None:
+            raise IntegrityError("decision or diagnosis missing")
+        plan = _find_plan(diagnosis, decision.plan_id)
+        return plan, decision, approvals, executions
+
+    def _start_execution(self, incident: Incident) -> bool:
+        try:
+            plan, decision, approvals, _ = self._load_plan(incident.incident_id)
+            self._rt.executor.check_integrity(plan, decision, approvals)
+        except (IntegrityError, ExecutionError) as exc:
+            with self._rt.store.unit_of_work() as uow:
+                self._record(uow, "execution.refused", incident.incident_id, {"reason": str(exc)})
+            return self._escalate(incident, f"execution refused: {exc}")
+        self._commit_move(incident, S.EXECUTING, f"executing plan {decision.plan_hash[:12]}")
+        return True
+
+    def _step_record(
+        self,
+        incident: Incident,
+        plan_hash: str,
+        index: int,
+        kind: StepKind,
+        step: PlanStep,
+        key: str,
+        status: StepStatus,
+        pre_state: Mapping[str, JsonValue],
+        detail: str,
+    ) -> None:
+        record = ExecutionRecord(
+            execution_id=self._rt.ids.new("exe"),
+            incident_id=incident.incident_id,
+            plan_hash=plan_hash,
+            step_index=index,
+            kind=kind,
+            action=step.action,
+            target=step.target,
+            params=dict(step.params),
+            idempotency_key=key,
+            pre_state=dict(pre_state),
+            status=status,
+            detail=detail[:2000],
+            at=self._rt.clock.now(),
+        )
+        self._checkpoint(f"before-record:{kind.value}:{status.value}")
+        with self._rt.store.unit_of_work() as uow:
+            uow.put_execution(record)
+            self._record(
+                uow,
+                "execution.step",
+                incident.incident_id,
+                {
+                    "execution_id": record.execution_id,
+                    "plan_hash": plan_hash,
+                    "step_index": index,
+                    "kind": kind.value,
+                    "action": step.action,
+                    "target": step.target,
+                    "status": status.value,
+                    "idempotency_key": key,
+                    "detail": record.detail,
+                },
+            )
+        self._checkpoint(f"after-record:{kind.value}:{status.value}")
+
+    def _execute(self, incident: Incident) -> bool:
+        try:
+            plan, decision, approvals, records = self._load_plan(incident.incident_id)
+            self._rt.executor.check_integrity(plan, decision, approvals)
+        except (IntegrityError, ExecutionError) as exc:
+            with self._rt.store.unit_of_work() as uow:
+                self._record(uow, "execution.refused", incident.incident_id, {"reason": str(exc)})
+            self._commit_move(incident, S.ROLLING_BACK, f"execution stopped: {exc}")
+            return True
+        for index, step in enumerate(plan.steps):
+            mine = [r for r in records if r.kind is StepKind.FORWARD and r.step_index == index]
+            if any(r.status is StepStatus.SUCCEEDED for r in mine):
+                continue
+            key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/forward"
+            started = next((r for r in mine if r.status is StepStatus.STARTED), None)
+            if started is None:
+                try:
+                    pre_state = self._rt.executor.capture(step)
+                except ExecutionError as exc:
+                    self._step_record(
+                        incident,
+                        decision.plan_hash,
+                        index,
+                        StepKind.FORWARD,
+                        step,
+                        key,
+                        StepStatus.FAILED,
+                        {},
+                        str(exc),
+                    )
+                    self._commit_move(incident, S.ROLLING_BACK, f"precondition failed: {exc}")
+                    return True
+                self._step_record(
+                    incident,
+                    decision.plan_hash,
+                    index,
+                    StepKind.FORWARD,
+                    step,
+                    key,
+                    StepStatus.STARTED,
+                    pre_state,
+                    "pre-state captured",
+                )
+            else:
+                pre_state = dict(started.pre_state)  # resumed after a crash: same key
+            try:
+                self._checkpoint("before-effect:forward")
+                detail = self._rt.executor.run_step(step, pre_state, key)
+                self._checkpoint("after-effect:forward")
+            except ExecutionError as exc:
+                self._step_record(
+                    incident,
+                    decision.plan_hash,
+                    index,
+                    StepKind.FORWARD,
+                    step,
+                    key,
+                    StepStatus.FAILED,
+                    pre_state,
+                    str(exc),
+                )
+                self._commit_move(incident, S.ROLLING_BACK, f"step {index + 1} failed: {exc}")
+                return True
+            self._step_record(
+                incident,
+                decision.plan_hash,
+                index,
+                StepKind.FORWARD,
+                step,
+                key,
+                StepStatus.SUCCEEDED,
+                pre_state,
+                detail,
+            )
+        self._commit_move(incident, S.VERIFYING, "every step executed")
+        return True
+
+    # ------------------------------------------------------------------ 7 verify
+    def _slos(self, incident: Incident, steps: Sequence[PlanStep]) -> dict[str, ServiceSLO]:
+        names = set(incident.services) | {s.target for s in steps}
+        return {
+            name: info.slo
+            for name in sorted(names)
+            if (info := self._rt.services.service(name)) is not None
+        }
+
+    def _run_verification(
+        self, incident: Incident, plan: RemediationPlan, phase: VerificationPhase
+    ) -> VerificationResult:
+        specs = self._rt.specs
+        kinds = {s.action: specs[s.action].verification for s in plan.steps if s.action in specs}
+        verdict, probes = self._rt.verifier.verify(
+            plan.steps, kinds, self._slos(incident, plan.steps)
+        )
+        result = VerificationResult(
+            verification_id=self._rt.ids.new("ver"),
+            incident_id=incident.incident_id,
+            plan_hash=plan.plan_hash(),
+            phase=phase,
+            verdict=verdict,
+            probes=probes,
+            at=self._rt.clock.now(),
+        )
+        return result
+
+    def _store_verification(self, uow: UnitOfWork, result: VerificationResult) -> None:
+        uow.put_verification(result)
+        self._record(
+            uow,
+            "verification.recorded",
+            result.incident_id,
+            {
+                "verification_id": result.verification_id,
+                "plan_hash": result.plan_hash,
+                "phase": result.phase.value,
+                "verdict": result.verdict.value,
+                "failing": [
+                    f"{p.target}:{p.probe}:{p.verdict.value}"
+                    for p in result.probes
+                    if p.verdict is not ProbeVerdict.CONVERGED
+                ][:20],
+            },
+        )
+
+    def _verify(self, incident: Incident) -> bool:
+        plan, _, _, _ = self._load_plan(incident.incident_id)
+        result = self._run_verification(incident, plan, VerificationPhase.AFTER_EXECUTION)
+        self._checkpoint("before-commit:verified")
+        with self._rt.store.unit_of_work() as uow:
+            self._store_verification(uow, result)
+            if result.verdict is ProbeVerdict.CONVERGED:
+                self._move(uow, incident, S.RESOLVED, "verified: every probe converged")
+            else:
+                self._move(
+                    uow,
+                    incident,
+                    S.ROLLING_BACK,
+                    f"verification {result.verdict.value}: rolling back",
+                )
+        return True
+
+    # ------------------------------------------------------------------ rollback
+    def _rollback(self, incident: Incident) -> bool:
+        plan, decision, _, records = self._load_plan(incident.incident_id)
+        done_forward = {
+            r.step_index: r
+            for r in records
+            if r.kind is StepKind.FORWARD and r.status is StepStatus.SUCCEEDED
+        }
+        started_forward = {
+            r.step_index: r
+            for r in records
+            if r.kind is StepKind.FORWARD and r.status is StepStatus.STARTED
+        }
+        failures: list[str] = []
+        for index in sorted(set(done_forward) | set(started_forward), reverse=True):
+            step = plan.steps[index]
+            mine = [r for r in records if r.kind is StepKind.ROLLBACK and r.step_index == index]
+            if any(r.status in (StepStatus.SUCCEEDED, StepStatus.FAILED) for r in mine):
+                continue
+            source = done_forward.get(index) or started_forward[index]
+            key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/rollback"
+            if not any(r.status is StepStatus.STARTED for r in mine):
+                self._step_record(
+                    incident,
+                    decision.plan_hash,
+                    index,
+                    StepKind.ROLLBACK,
+                    step,
+                    key,
+                    StepStatus.STARTED,
+                    source.pre_state,
+                    "rolling back",
+                )
+            try:
+                self._checkpoint("before-effect:rollback")
+                detail = self._rt.executor.rollback_step(step, source.pre_state, key)
+                self._checkpoint("after-effect:rollback")
+                status = StepStatus.SUCCEEDED
+            except ExecutionError as exc:
+                detail, status = str(exc), StepStatus.FAILED
+                failures.append(f"step {index + 1}: {exc}")
+            self._step_record(
+                incident,
+                decision.plan_hash,
+                index,
+                StepKind.ROLLBACK,
+                step,
+                key,
+                status,
+                source.pre_state,
+                detail,
+            )
+        result = self._run_verification(incident, plan, VerificationPhase.AFTER_ROLLBACK)
+        reason = "remediation did not verify; rolled back"
+        if failures:
+            reason += f"; rollback failed for {', '.join(failures)}"
+        reason += f"; after rollback the system is {result.verdict.value}"
+        self._checkpoint("before-commit:escalated")
+        with self._rt.store.unit_of_work() as uow:
+            self._store_verification(uow, result)
+            changed = self._move(uow, incident, S.ESCALATED, reason, outcome=Outcome.ROLLED_BACK)
+            self._notify(uow, changed, "escalation", reason)
+        return True
+
+
+def _find_plan(diagnosis: Diagnosis, plan_id: str) -> RemediationPlan:
+    for plan in diagnosis.plans:
+        if plan.plan_id == plan_id:
+            return plan
+    raise IntegrityError(f"plan {plan_id} is not in diagnosis {diagnosis.diagnosis_id}")
+
+
+def _decision_summary(decision: DecisionEnvelope) -> dict[str, JsonValue]:
+    return {
+        "decision_id": decision.decision_id,
+        "plan_id": decision.plan_id,
+        "plan_hash": decision.plan_hash,
+        "policy_version": decision.policy_version,
+        "route": decision.route.value,
+        "risk_score": decision.risk_score,
+        "required_roles": list(decision.required_roles),
+        "quorum": decision.quorum,
+        "matched_rules": [f"{r.rule_id}:{r.effect.value}" for r in decision.matched_rules],
+    }

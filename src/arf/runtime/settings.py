@@ -1,0 +1,92 @@
+"""Settings: environment variables (ARF_*) over `$ARF_HOME/arf.yaml` over defaults."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arf.core.errors import ConfigError
+
+SETTINGS_FILE = "arf.yaml"
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    home: Path = Path(".arf")
+    database: Path | None = None  # default: <home>/arf.db
+    policy: Path | None = None  # default: the packaged default pack
+    service_catalog: Path | None = None  # default: the simulated platform's catalog
+    identities: Path | None = None  # default: <home>/identities.yaml
+    credentials: Path | None = None  # default: <home>/credentials
+    reasoner: Literal["evidence"] = "evidence"
+    platform: Literal["sim"] = "sim"
+    clock: Literal["system", "sim"] = "system"
+    seed: int = 7
+    group_wait_s: float = Field(default=60.0, ge=0)
+    verify_initial_delay_s: float = Field(default=30.0, ge=0)
+    verify_interval_s: float = Field(default=30.0, ge=0)
+    verify_samples: int = Field(default=3, ge=1, le=100)
+
+    @property
+    def database_path(self) -> Path:
+        return self.database or self.home / "arf.db"
+
+    @property
+    def identities_path(self) -> Path:
+        return self.identities or self.home / "identities.yaml"
+
+    @property
+    def credentials_path(self) -> Path:
+        return self.credentials or self.home / "credentials"
+
+    @property
+    def sim_state_path(self) -> Path:
+        return self.home / "sim-state.json"
+
+
+_ENV_FIELDS = {
+    "ARF_DATABASE": "database",
+    "ARF_POLICY": "policy",
+    "ARF_SERVICE_CATALOG": "service_catalog",
+    "ARF_IDENTITIES": "identities",
+    "ARF_CREDENTIALS": "credentials",
+    "ARF_REASONER": "reasoner",
+    "ARF_CLOCK": "clock",
+    "ARF_SEED": "seed",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    base = home or Path(env.get("ARF_HOME", ".arf"))
+    values: dict[str, object] = {}
+    file = base / SETTINGS_FILE
+    if file.exists():
+        try:
+            loaded = yaml.safe_load(file.read_text("utf-8")) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise ConfigError(f"cannot read {file}: {exc}") from exc
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: expected a mapping")
+        values.update(loaded)
+    for variable, name in _ENV_FIELDS.items():
+        if env.get(variable):
+            values[name] = env[variable]
+    values["home"] = base
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ConfigError(f"setting {where}: {first['msg']}") from exc
+
+
+def write_settings_file(home: Path, values: Mapping[str, object]) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / SETTINGS_FILE).write_text(yaml.safe_dump(dict(values), sort_keys=True), "utf-8")

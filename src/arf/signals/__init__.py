@@ -1,0 +1,1 @@
+"""Layer 1: ingestion, normalisation, dedup, correlation and context assembly."""

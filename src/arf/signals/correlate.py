@@ -1,0 +1,78 @@
+"""Grouping signals of one failure into one incident: by target, topology and time window."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from arf.core.ports import Topology
+from arf.core.records import Incident, Severity, Signal, SignalKind, SignalStatus
+
+OPENING_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING})
+
+
+@dataclass(frozen=True)
+class CorrelationRules:
+    """Configurable grouping: how far apart in time and topology signals may be."""
+
+    window: timedelta = timedelta(minutes=10)
+    max_hops: int = 2
+    min_severity: Severity = Severity.MEDIUM
+
+
+def target_of(signal: Signal) -> str | None:
+    return signal.service or signal.resource
+
+
+def opens_incident(signal: Signal, rules: CorrelationRules) -> bool:
+    """Only firing alerts and findings at or above the configured severity open incidents."""
+    return (
+        signal.kind in OPENING_KINDS
+        and signal.status is SignalStatus.FIRING
+        and signal.severity.rank >= rules.min_severity.rank
+        and target_of(signal) is not None
+    )
+
+
+def choose_incident(
+    signal: Signal,
+    candidates: Sequence[Incident],
+    topology: Topology,
+    rules: CorrelationRules,
+) -> Incident | None:
+    """The open incident this signal belongs to, or None when it starts a new one."""
+    target = target_of(signal)
+    if target is None:
+        return None
+    near = topology.neighbourhood(target, rules.max_hops) | {target}
+    best: Incident | None = None
+    for incident in candidates:
+        if incident.environment != signal.environment:
+            continue
+        if signal.received_at - incident.last_signal_at > rules.window:
+            continue
+        if not near.intersection(incident.services):
+            continue
+        if best is None or incident.last_signal_at > best.last_signal_at:
+            best = incident
+    return best
+
+
+def absorb(incident: Incident, signal: Signal) -> Incident:
+    """The incident after a new signal joined it (services, severity, timing)."""
+    target = target_of(signal)
+    services = incident.services
+    if target is not None and target not in services:
+        services = (*services, target)
+    severity = (
+        signal.severity if signal.severity.rank > incident.severity.rank else (incident.severity)
+    )
+    return incident.model_copy(
+        update={
+            "services": services,
+            "severity": severity,
+            "last_signal_at": max(incident.last_signal_at, signal.received_at),
+            "impact_started_at": min(incident.impact_started_at, signal.observed_at),
+        }
+    )

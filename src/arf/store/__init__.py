@@ -1,0 +1,1 @@
+"""Persistence behind the `Store` port: SQLite by default, same schema for PostgreSQL."""

@@ -1,0 +1,424 @@
+"""The SQL store: SQLite (WAL) by default, any SQLAlchemy URL with the same schema.
+
+A unit of work is one database transaction. On SQLite it starts with BEGIN IMMEDIATE so that
+concurrent writers serialise instead of failing when they upgrade a read lock.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Table,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import SQLAlchemyError
+
+from arf.core.canonical import canonical_json
+from arf.core.errors import ConcurrentUpdateError, ConfigError, NotFoundError
+from arf.core.records import (
+    Approval,
+    ContextSnapshot,
+    DecisionEnvelope,
+    Diagnosis,
+    ExecutionRecord,
+    Incident,
+    IncidentState,
+    LedgerEntry,
+    Notification,
+    Signal,
+    SignalStatus,
+    VerificationResult,
+)
+from arf.store import schema
+
+R = TypeVar("R", bound=BaseModel)
+
+
+def _ts(moment: datetime) -> str:
+    return moment.isoformat()
+
+
+@dataclass(frozen=True)
+class StoredSignalRow:
+    signal: Signal
+    incident_id: str | None
+    occurrences: int
+    last_seen_at: datetime
+
+
+class SqlUnitOfWork:
+    """Implements `arf.core.ports.UnitOfWork` over one open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    # ------------------------------------------------------------------ incidents
+    def find_incident(self, incident_id: str) -> Incident | None:
+        row = self._conn.execute(
+            select(schema.incidents.c.record).where(schema.incidents.c.incident_id == incident_id)
+        ).scalar_one_or_none()
+        return None if row is None else Incident.model_validate_json(row)
+
+    def get_incident(self, incident_id: str) -> Incident:
+        found = self.find_incident(incident_id)
+        if found is None:
+            raise NotFoundError(f"no incident with id {incident_id!r}")
+        return found
+
+    def list_incidents(self, states: Sequence[IncidentState] | None = None) -> list[Incident]:
+        query = select(schema.incidents.c.record).order_by(
+            schema.incidents.c.opened_at, schema.incidents.c.incident_id
+        )
+        if states is not None:
+            query = query.where(schema.incidents.c.state.in_([s.value for s in states]))
+        return [Incident.model_validate_json(r) for r in self._conn.execute(query).scalars()]
+
+    def insert_incident(self, incident: Incident) -> None:
+        self._conn.execute(
+            insert(schema.incidents).values(
+                incident_id=incident.incident_id,
+                state=incident.state.value,
+                opened_at=_ts(incident.opened_at),
+                revision=incident.revision,
+                record=canonical_json(incident),
+            )
+        )
+
+    def update_incident(self, incident: Incident, expected_revision: int) -> None:
+        result = self._conn.execute(
+            update(schema.incidents)
+            .where(
+                schema.incidents.c.incident_id == incident.incident_id,
+                schema.incidents.c.revision == expected_revision,
+            )
+            .values(
+                state=incident.state.value,
+                revision=incident.revision,
+                record=canonical_json(incident),
+            )
+        )
+        if result.rowcount != 1:
+            raise ConcurrentUpdateError(
+                f"incident {incident.incident_id} changed since revision {expected_revision}"
+            )
+
+    # ------------------------------------------------------------------ signals
+    def _stored(self, row: Any) -> StoredSignalRow:
+        return StoredSignalRow(
+            signal=Signal.model_validate_json(row.record),
+            incident_id=row.incident_id,
+            occurrences=row.occurrences,
+            last_seen_at=datetime.fromisoformat(row.last_seen_at),
+        )
+
+    def find_firing_signal(self, fingerprint: str) -> StoredSignalRow | None:
+        row = self._conn.execute(
+            select(schema.signals)
+            .where(
+                schema.signals.c.fingerprint == fingerprint,
+                schema.signals.c.status == SignalStatus.FIRING.value,
+            )
+            .order_by(schema.signals.c.observed_at.desc())
+            .limit(1)
+        ).first()
+        return None if row is None else self._stored(row)
+
+    def signal_exists(self, signal_id: str) -> bool:
+        return (
+            self._conn.execute(
+                select(schema.signals.c.signal_id).where(schema.signals.c.signal_id == signal_id)
+            ).first()
+            is not None
+        )
+
+    def insert_signal(self, signal: Signal, incident_id: str | None) -> None:
+        self._conn.execute(
+            insert(schema.signals).values(
+                signal_id=signal.signal_id,
+                fingerprint=signal.fingerprint,
+                incident_id=incident_id,
+                kind=signal.kind.value,
+                service=signal.service or signal.resource,
+                status=signal.status.value,
+                observed_at=_ts(signal.observed_at),
+                last_seen_at=_ts(signal.received_at),
+                resolved_at=None,
+                occurrences=1,
+                record=canonical_json(signal),
+            )
+        )
+
+    def record_repeat(self, signal_id: str, seen_at: datetime) -> None:
+        self._conn.execute(
+            update(schema.signals)
+            .where(schema.signals.c.signal_id == signal_id)
+            .values(
+                occurrences=schema.signals.c.occurrences + 1,
+                last_seen_at=_ts(seen_at),
+            )
+        )
+
+    def resolve_signal(self, signal_id: str, resolved_at: datetime) -> None:
+        self._conn.execute(
+            update(schema.signals)
+            .where(schema.signals.c.signal_id == signal_id)
+            .values(status=SignalStatus.RESOLVED.value, resolved_at=_ts(resolved_at))
+        )
+
+    def signals_for_incident(self, incident_id: str) -> list[StoredSignalRow]:
+        rows = self._conn.execute(
+            select(schema.signals)
+            .where(schema.signals.c.incident_id == incident_id)
+            .order_by(schema.signals.c.observed_at, schema.signals.c.signal_id)
+        )
+        return [self._with_status(row) for row in rows]
+
+    def _with_status(self, row: Any) -> StoredSignalRow:
+        stored = self._stored(row)
+        if row.status != stored.signal.status.value:
+            stored = StoredSignalRow(
+                signal=stored.signal.model_copy(update={"status": SignalStatus(row.status)}),
+                incident_id=stored.incident_id,
+                occurrences=stored.occurrences,
+                last_seen_at=stored.last_seen_at,
+            )
+        return stored
+
+    def signals_between(
+        self, services: Sequence[str], since: datetime, until: datetime
+    ) -> list[StoredSignalRow]:
+        rows = self._conn.execute(
+            select(schema.signals)
+            .where(
+                schema.signals.c.service.in_(list(services)),
+                schema.signals.c.last_seen_at >= _ts(since),
+                schema.signals.c.observed_at <= _ts(until),
+            )
+            .order_by(schema.signals.c.observed_at, schema.signals.c.signal_id)
+        )
+        return [self._with_status(row) for row in rows]
+
+    def count_signals(self) -> int:
+        return int(
+            self._conn.execute(select(func.count()).select_from(schema.signals)).scalar_one()
+        )
+
+    # ------------------------------------------------------------------ artifacts
+    def _put(self, table: Table, key: str, key_value: str, incident_id: str, rec: Any) -> None:
+        self._conn.execute(
+            insert(table).values(
+                {key: key_value, "incident_id": incident_id, "record": canonical_json(rec)}
+            )
+        )
+
+    def _all(self, table: Table, incident_id: str, model: type[R]) -> list[R]:
+        rows = self._conn.execute(
+            select(table.c.record)
+            .where(table.c.incident_id == incident_id)
+            .order_by(table.c.row_id)
+        ).scalars()
+        return [model.model_validate_json(r) for r in rows]
+
+    def _latest(self, table: Table, incident_id: str, model: type[R]) -> R | None:
+        row = self._conn.execute(
+            select(table.c.record)
+            .where(table.c.incident_id == incident_id)
+            .order_by(table.c.row_id.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+        return None if row is None else model.model_validate_json(row)
+
+    def put_snapshot(self, snapshot: ContextSnapshot) -> None:
+        digest = snapshot.content_hash()
+        exists = self._conn.execute(
+            select(schema.snapshots.c.row_id).where(schema.snapshots.c.content_hash == digest)
+        ).first()
+        if exists is None:  # identical content is the same snapshot: write once
+            self._put(schema.snapshots, "content_hash", digest, snapshot.incident_id, snapshot)
+
+    def latest_snapshot(self, incident_id: str) -> ContextSnapshot | None:
+        return self._latest(schema.snapshots, incident_id, ContextSnapshot)
+
+    def put_diagnosis(self, diagnosis: Diagnosis) -> None:
+        self._put(
+            schema.diagnoses,
+            "diagnosis_id",
+            diagnosis.diagnosis_id,
+            diagnosis.incident_id,
+            diagnosis,
+        )
+
+    def latest_diagnosis(self, incident_id: str) -> Diagnosis | None:
+        return self._latest(schema.diagnoses, incident_id, Diagnosis)
+
+    def put_decision(self, decision: DecisionEnvelope) -> None:
+        self._put(
+            schema.decisions,
+            "decision_id",
+            decision.decision_id,
+            decision.incident_id,
+            decision,
+        )
+
+    def latest_decision(self, incident_id: str) -> DecisionEnvelope | None:
+        return self._latest(schema.decisions, incident_id, DecisionEnvelope)
+
+    def put_approval(self, approval: Approval) -> None:
+        self._put(
+            schema.approvals,
+            "approval_id",
+            approval.approval_id,
+            approval.incident_id,
+            approval,
+        )
+
+    def approvals_for(self, incident_id: str) -> list[Approval]:
+        return self._all(schema.approvals, incident_id, Approval)
+
+    def put_execution(self, record: ExecutionRecord) -> None:
+        self._put(
+            schema.executions, "execution_id", record.execution_id, record.incident_id, record
+        )
+
+    def executions_for(self, incident_id: str) -> list[ExecutionRecord]:
+        return self._all(schema.executions, incident_id, ExecutionRecord)
+
+    def put_verification(self, result: VerificationResult) -> None:
+        self._put(
+            schema.verifications,
+            "verification_id",
+            result.verification_id,
+            result.incident_id,
+            result,
+        )
+
+    def verifications_for(self, incident_id: str) -> list[VerificationResult]:
+        return self._all(schema.verifications, incident_id, VerificationResult)
+
+    def put_notification(self, notification: Notification) -> None:
+        self._put(
+            schema.notifications,
+            "notification_id",
+            notification.notification_id,
+            notification.incident_id,
+            notification,
+        )
+
+    def notifications_for(self, incident_id: str) -> list[Notification]:
+        return self._all(schema.notifications, incident_id, Notification)
+
+    # ------------------------------------------------------------------ ledger
+    def _entry(self, row: Any) -> LedgerEntry:
+        return LedgerEntry(
+            seq=row.seq,
+            prev_hash=row.prev_hash,
+            entry_hash=row.entry_hash,
+            kind=row.kind,
+            incident_id=row.incident_id,
+            at=datetime.fromisoformat(row.at),
+            payload=json.loads(row.payload),
+        )
+
+    def ledger_head(self) -> LedgerEntry | None:
+        row = self._conn.execute(
+            select(schema.ledger).order_by(schema.ledger.c.seq.desc()).limit(1)
+        ).first()
+        return None if row is None else self._entry(row)
+
+    def put_ledger_entry(self, entry: LedgerEntry) -> None:
+        self._conn.execute(
+            insert(schema.ledger).values(
+                seq=entry.seq,
+                prev_hash=entry.prev_hash,
+                entry_hash=entry.entry_hash,
+                kind=entry.kind,
+                incident_id=entry.incident_id,
+                at=_ts(entry.at),
+                payload=canonical_json(entry.payload),
+            )
+        )
+
+    def iter_ledger(self) -> Iterator[LedgerEntry]:
+        rows = self._conn.execute(select(schema.ledger).order_by(schema.ledger.c.seq))
+        for row in rows:
+            yield self._entry(row)
+
+    def ledger_for_incident(self, incident_id: str) -> list[LedgerEntry]:
+        rows = self._conn.execute(
+            select(schema.ledger)
+            .where(schema.ledger.c.incident_id == incident_id)
+            .order_by(schema.ledger.c.seq)
+        )
+        return [self._entry(row) for row in rows]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+class SqlStore:
+    """Implements `arf.core.ports.Store`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        try:
+            with engine.begin() as conn:
+                schema.migrate(conn)
+        except SQLAlchemyError as exc:
+            raise ConfigError(f"cannot open the database at {engine.url}: {exc}") from exc
+
+    @classmethod
+    def sqlite(cls, path: Path) -> SqlStore:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(f"sqlite+pysqlite:///{path}")
+        # Let SQLAlchemy stop emitting its own BEGIN; we issue BEGIN IMMEDIATE ourselves.
+        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", _disable_pysqlite_transactions)
+        event.listen(engine, "begin", _sqlite_begin)
+        return cls(engine)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlStore:
+        if url.startswith("sqlite"):
+            raise ConfigError("use SqlStore.sqlite(path) for SQLite databases")
+        return cls(create_engine(url))
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @contextmanager
+    def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
+        with self._engine.begin() as conn:
+            yield SqlUnitOfWork(conn)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+
+def _disable_pysqlite_transactions(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None

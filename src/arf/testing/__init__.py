@@ -1,0 +1,1 @@
+"""Fakes and scripted reasoners for tests. Never imported by production code."""
