@@ -5,9 +5,9 @@
 - GET /api/v1/incidents, GET /api/v1/incidents/{id}: need a configured identity's token.
 - POST /api/v1/incidents/{id}/approve | /reject: need a token whose identity has the role.
 Errors are RFC 9457 problem+json. A background worker advances incidents every second.
+(No `from __future__ import annotations` here: FastAPI resolves dependency annotations at
+run time, and they name functions local to `create_app`.)
 """
-
-from __future__ import annotations
 
 import hmac
 import json

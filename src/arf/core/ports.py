@@ -143,6 +143,8 @@ class Topology(Protocol):
 
     def neighbourhood(self, name: str, hops: int) -> frozenset[str]: ...
 
+    def related(self, name: str, hops: int) -> frozenset[str]: ...
+
 
 class Reasoner(Protocol):
     """Turns a snapshot into a Diagnosis. Has no side effects and no access to executors."""

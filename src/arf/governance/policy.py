@@ -200,8 +200,10 @@ def load_policy_text(text: str, origin: str) -> PolicyBundle:
             first = str(exc).splitlines()[0]
             raise PolicyLoadError(f"{where}: rule {rule_id!r}: {first}") from exc
         try:
-            trial = program.execute(sample)
-        except Exception as exc:  # any failure of the trial run is a type error in the rule
+            trial: object = program.execute(sample)
+        except KeyError:
+            trial = True  # a free-form map key absent from the sample: cannot judge at load
+        except (TypeError, RuntimeError) as exc:  # wrong operand types, unknown function
             first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
             raise PolicyLoadError(
                 f"{where}: rule {rule_id!r} does not type-check: {first}"

@@ -27,10 +27,14 @@ class ServiceCatalog:
                         f"service catalog: {service.name} depends on unknown service {dep!r}"
                     )
         self._neighbours: dict[str, set[str]] = {name: set() for name in self._services}
+        self._down: dict[str, set[str]] = {name: set() for name in self._services}
+        self._up: dict[str, set[str]] = {name: set() for name in self._services}
         for service in services:
             for dep in service.depends_on:
                 self._neighbours[service.name].add(dep)
                 self._neighbours[dep].add(service.name)
+                self._down[service.name].add(dep)
+                self._up[dep].add(service.name)
 
     @classmethod
     def from_yaml(cls, text: str, origin: str) -> ServiceCatalog:
@@ -67,17 +71,26 @@ class ServiceCatalog:
         return found.depends_on if found else ()
 
     def neighbourhood(self, name: str, hops: int) -> frozenset[str]:
-        """Services within `hops` edges of `name`, in either direction (excluding itself)."""
-        if name not in self._neighbours:
-            return frozenset()
-        seen = {name}
-        queue = deque([(name, 0)])
-        while queue:
-            current, depth = queue.popleft()
-            if depth == hops:
-                continue
-            for nxt in self._neighbours[current]:
-                if nxt not in seen:
-                    seen.add(nxt)
-                    queue.append((nxt, depth + 1))
-        return frozenset(seen - {name})
+        """Services within `hops` edges of `name` along any edges (excluding itself)."""
+        return _reach(self._neighbours, name, hops)
+
+    def related(self, name: str, hops: int) -> frozenset[str]:
+        """Services on a dependency path with `name` within `hops`: what it calls, directly or
+        through others, and what calls it. Siblings that share a caller are not related."""
+        return _reach(self._down, name, hops) | _reach(self._up, name, hops)
+
+
+def _reach(edges: dict[str, set[str]], start: str, hops: int) -> frozenset[str]:
+    if start not in edges:
+        return frozenset()
+    seen = {start}
+    queue = deque([(start, 0)])
+    while queue:
+        current, depth = queue.popleft()
+        if depth == hops:
+            continue
+        for nxt in edges[current]:
+            if nxt not in seen:
+                seen.add(nxt)
+                queue.append((nxt, depth + 1))
+    return frozenset(seen - {start})

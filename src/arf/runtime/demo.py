@@ -20,7 +20,7 @@ from arf.core.states import TERMINAL_STATES
 from arf.oversight.identities import hash_token
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
-from arf.runtime.orchestrator import Orchestrator
+from arf.runtime.orchestrator import Checkpoint, Orchestrator
 from arf.runtime.settings import write_settings_file
 from arf.sim.faults import Scenario, demo_scenarios, fault_undone
 
@@ -102,6 +102,7 @@ class DemoDriver:
         tick_s: float = 15.0,
         max_ticks: int = 120,
         gap_s: float = 3600.0,
+        checkpoint: Checkpoint | None = None,
     ) -> None:
         if not isinstance(runtime.clock, ManualClock):
             raise TypeError("the demo runs on a virtual clock")
@@ -112,23 +113,25 @@ class DemoDriver:
         self._max_ticks = max_ticks
         self._gap_s = gap_s
         self._ingestor = Ingestor(runtime)
-        self.orchestrator = Orchestrator(runtime)
+        self.orchestrator = (
+            Orchestrator(runtime, checkpoint) if checkpoint else Orchestrator(runtime)
+        )
 
-    def _deliver(self) -> None:
+    def deliver(self) -> None:
         for emission in self._rt.platform.drain():
             self._ingestor.ingest(emission.format, emission.payload)
 
     def tick(self) -> None:
         self._clock.advance(self._tick_s)
         self._rt.platform.tick()
-        self._deliver()
+        self.deliver()
         self.orchestrator.run_pending()
-        self._deliver()  # what remediation itself emitted (change events, re-scans)
+        self.deliver()  # what remediation itself emitted (change events, re-scans)
 
     def run_scenario(self, scenario: Scenario) -> ScenarioResult:
         before = _incident_ids(self._rt)
         faults = scenario.inject(self._rt.platform)
-        self._deliver()
+        self.deliver()
         settled_ticks = 0
         new: list[str] = []
         for _ in range(self._max_ticks):
@@ -168,7 +171,7 @@ class DemoDriver:
             if number < len(scenarios):
                 self._clock.advance(self._gap_s)
                 self._rt.platform.tick()
-                self._deliver()
+                self.deliver()
         return results
 
 

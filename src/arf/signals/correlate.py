@@ -1,4 +1,9 @@
-"""Grouping signals of one failure into one incident: by target, topology and time window."""
+"""Grouping signals of one failure into one incident: by target, topology and time window.
+
+Two signals belong together when their targets lie on one dependency path within a few hops
+(a failing dependency and its callers), and arrive within the window. Siblings that merely
+share a caller are kept apart, so two independent failures at once make two incidents.
+"""
 
 from __future__ import annotations
 
@@ -45,7 +50,7 @@ def choose_incident(
     target = target_of(signal)
     if target is None:
         return None
-    near = topology.neighbourhood(target, rules.max_hops) | {target}
+    near = topology.related(target, rules.max_hops) | {target}
     best: Incident | None = None
     for incident in candidates:
         if incident.environment != signal.environment:

@@ -1,0 +1,151 @@
+"""The `arf` command as a user runs it: real processes, real files, one-line errors."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+
+def arf(
+    home: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "ARF_HOME": str(home), "COLUMNS": "200", **(env or {})}
+    environment.pop("ARF_TOKEN", None)
+    if env and "ARF_TOKEN" in env:
+        environment["ARF_TOKEN"] = env["ARF_TOKEN"]
+    return subprocess.run(
+        [sys.executable, "-m", "arf.cli.main", *args],
+        cwd=REPO,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def assert_one_line_error(result: subprocess.CompletedProcess[str], fragment: str) -> None:
+    assert result.returncode == 1, result
+    assert "Traceback" not in result.stderr and "Traceback" not in result.stdout
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert fragment in lines[0], lines[0]
+
+
+def count(home: Path, table: str) -> int:
+    with sqlite3.connect(home / "arf.db") as conn:
+        return int(conn.execute(f"select count(*) from {table}").fetchone()[0])
+
+
+def test_ingest_a_real_alertmanager_payload(tmp_path: Path, shared_data: Path) -> None:
+    result = arf(tmp_path, "ingest", str(shared_data / "alertmanager" / "firing.json"))
+    assert result.returncode == 0, result.stderr
+    assert "alertmanager: 1 new signal(s)" in result.stdout and "opened INC-" in result.stdout
+    again = arf(tmp_path, "ingest", str(shared_data / "alertmanager" / "firing.json"))
+    assert "0 new signal(s); 1 repeat(s)" in again.stdout  # idempotent: one signal stored
+    resolved = arf(tmp_path, "ingest", str(shared_data / "alertmanager" / "resolved.json"))
+    assert "1 resolved" in resolved.stdout
+    assert count(tmp_path, "signals") == 1
+    listed = arf(tmp_path, "incidents")
+    assert "checkout" in listed.stdout and "open" in listed.stdout
+
+
+def test_malformed_json_is_a_one_line_error_and_stores_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "4", "alerts": [')
+    assert_one_line_error(arf(tmp_path / "home", "ingest", str(bad)), "malformed JSON")
+    assert count(tmp_path / "home", "signals") == 0
+    assert count(tmp_path / "home", "ledger") == 0
+
+
+def test_a_batch_of_only_bad_alerts_fails_and_stores_nothing(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"version": "4", "alerts": [{"status": "firing", "labels": {}}]}')
+    result = arf(tmp_path / "home", "ingest", str(bad))
+    assert result.returncode == 1 and "alertname is missing" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert count(tmp_path / "home", "signals") == 0
+
+
+def test_missing_file_and_unknown_incident(tmp_path: Path) -> None:
+    assert_one_line_error(arf(tmp_path, "ingest", str(tmp_path / "nope.json")), "cannot read")
+    assert_one_line_error(arf(tmp_path, "show", "INC-NOPE"), "no incident with id 'INC-NOPE'")
+    assert_one_line_error(arf(tmp_path, "approve", "INC-NOPE"), "no credentials")
+
+
+def test_a_bad_policy_file_names_file_and_line(tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("rules:\n  - id: typo\n    when: plan.confidense > 0.5\n    effect: deny\n")
+    result = arf(tmp_path / "home", "incidents", env={"ARF_POLICY": str(policy)})
+    assert_one_line_error(result, f"{policy}:2: rule 'typo': plan has no field 'confidense'")
+
+
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    home = tmp_path_factory.mktemp("cli-demo")
+    result = arf(home, "demo")
+    assert result.returncode == 0, result.stderr
+    assert "waits for approval" in result.stdout
+    assert "governance compliance rate" in result.stdout
+    return home
+
+
+def pending_incident(home: Path) -> str:
+    with sqlite3.connect(home / "arf.db") as conn:
+        row = conn.execute("select incident_id from incidents where state='awaiting_human'")
+        return str(row.fetchone()[0])
+
+
+def test_demo_then_show_approve_and_audit(demo_home: Path) -> None:
+    incident = pending_incident(demo_home)
+    shown = arf(demo_home, "show", incident)
+    assert "failover_database" in shown.stdout and "approve" in shown.stdout
+    assert "irreversible" in shown.stdout and "plan hash" in shown.stdout
+    assert arf(demo_home, "audit", "verify").returncode == 0
+    assert_one_line_error(
+        arf(demo_home, "approve", incident, env={"ARF_TOKEN": "stolen"}),
+        "does not belong to any configured identity",
+    )
+    approved = arf(demo_home, "approve", incident)  # the demo approver's credentials file
+    assert approved.returncode == 0, approved.stderr
+    assert "by demo-approver" in approved.stdout and "resolved" in approved.stdout
+    audit = arf(demo_home, "audit", "verify")
+    assert audit.returncode == 0 and "8/8" in audit.stdout
+    with sqlite3.connect(demo_home / "arf.db") as conn:
+        approvals = conn.execute(
+            "select payload from ledger where kind='approval.recorded'"
+        ).fetchall()
+    assert len(approvals) == 1 and '"approver":"demo-approver"' in approvals[0][0]
+
+
+def test_reject_needs_a_reason(demo_home: Path) -> None:
+    result = arf(demo_home, "reject", "INC-X")
+    assert result.returncode == 2 and "--reason" in result.stderr
+
+
+def test_a_tampered_ledger_fails_verification(tmp_path: Path, demo_home: Path) -> None:
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    with (
+        sqlite3.connect(demo_home / "arf.db") as source,
+        sqlite3.connect(copy / "arf.db") as target,
+    ):
+        source.backup(target)
+    for name in ("arf.yaml", "sim-state.json", "identities.yaml", "credentials"):
+        (copy / name).write_bytes((demo_home / name).read_bytes())
+    with sqlite3.connect(copy / "arf.db") as conn:
+        conn.execute(
+            "update ledger set payload = replace(payload, 'demo-approver', 'mallory')"
+            " where kind = 'approval.recorded'"
+        )
+        bad_seq = conn.execute(
+            "select seq from ledger where kind = 'approval.recorded'"
+        ).fetchone()[0]
+    result = arf(copy, "audit", "verify")
+    assert_one_line_error(result, f"ledger verification failed at entry {bad_seq}")

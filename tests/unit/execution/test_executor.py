@@ -1,0 +1,129 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from arf.core.clock import ManualClock
+from arf.core.errors import ExecutionError, IntegrityError
+from arf.core.records import (
+    Approval,
+    BlastRadius,
+    DecisionEnvelope,
+    PlanStep,
+    RemediationPlan,
+    Route,
+    Verdict,
+)
+from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.executor import Executor
+from arf.sim.faults import bad_deploy
+from arf.sim.platform import SimPlatform, default_state
+
+AT = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def platform() -> SimPlatform:
+    clock = ManualClock(AT)
+    return SimPlatform(default_state(1, clock.now().timestamp()), clock)
+
+
+def plan(version: str = "1.4.2") -> RemediationPlan:
+    return RemediationPlan(
+        plan_id="p1",
+        hypothesis_ids=("h1",),
+        steps=(
+            PlanStep(action="rollback_deploy", target="checkout", params={"to_version": version}),
+        ),
+        rationale="r",
+        expected_impact="i",
+        rollback="b",
+        confidence=0.9,
+    )
+
+
+def decision_for(p: RemediationPlan, max_resources: int = 5) -> DecisionEnvelope:
+    return DecisionEnvelope(
+        decision_id="d",
+        incident_id="INC-1",
+        plan_id=p.plan_id,
+        plan_hash=p.plan_hash(),
+        policy_version="v",
+        matched_rules=(),
+        risk_score=0.1,
+        risk_factors=(),
+        route=Route.AUTONOMOUS,
+        blast_radius=BlastRadius(services=1, resources=1, replicas=3),
+        max_resources=max_resources,
+        decided_at=AT,
+    )
+
+
+def test_every_catalogued_action_declares_everything() -> None:
+    catalog = ActionCatalog(default_actions())
+    assert catalog.specs()
+    for spec in catalog.specs():
+        assert spec.description and spec.rollback and spec.verification
+        assert spec.permissions, f"{spec.name} declares no permissions"
+        assert spec.risk_class is not None
+        definition = catalog.get(spec.name)
+        assert definition is not None
+        assert callable(definition.preconditions) and callable(definition.backward)
+        if not spec.reversible:
+            assert "irreversible" in spec.rollback
+
+
+def test_a_plan_edited_after_its_decision_is_refused() -> None:
+    executor = Executor(ActionCatalog(default_actions()), platform())
+    decided = plan("1.4.2")
+    decision = decision_for(decided)
+    edited = plan("0.0.1-evil")
+    with pytest.raises(IntegrityError, match="changed after its decision"):
+        executor.check_integrity(edited, decision, [])
+    executor.check_integrity(decided, decision, [])  # the decided plan itself passes
+
+
+def test_an_approval_for_another_plan_is_refused() -> None:
+    executor = Executor(ActionCatalog(default_actions()), platform())
+    decided = plan()
+    other = Approval(
+        approval_id="a",
+        incident_id="INC-1",
+        decision_id="d",
+        plan_hash="f" * 64,
+        approver="alice",
+        roles=("approver",),
+        verdict=Verdict.APPROVE,
+        at=AT,
+    )
+    with pytest.raises(IntegrityError, match="approval"):
+        executor.check_integrity(decided, decision_for(decided), [other])
+
+
+def test_blast_radius_is_rechecked_at_execution() -> None:
+    executor = Executor(ActionCatalog(default_actions()), platform())
+    decided = plan()
+    with pytest.raises(IntegrityError, match="over the decided limit"):
+        executor.check_integrity(decided, decision_for(decided, max_resources=0), [])
+
+
+def test_preconditions_refuse_a_rollback_to_a_version_never_deployed() -> None:
+    sim = platform()
+    bad_deploy(sim, "checkout", "1.5.0")
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    with pytest.raises(ExecutionError, match="not an earlier release"):
+        executor.capture(plan("9.9.9").steps[0])
+
+
+def test_an_idempotency_key_never_applies_twice() -> None:
+    sim = platform()
+    bad_deploy(sim, "checkout", "1.5.0")
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    step = plan("1.4.2").steps[0]
+    pre = executor.capture(step)
+    executor.run_step(step, pre, "key-1")
+    history = list(sim.state.services["checkout"].release_history)
+    executor.run_step(step, pre, "key-1")  # a retry after a crash
+    assert sim.state.services["checkout"].release_history == history
+    executor.rollback_step(step, pre, "key-1-rb")
+    assert sim.state.services["checkout"].version == "1.5.0"

@@ -1,0 +1,173 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from arf.core.clock import ManualClock
+from arf.core.records import (
+    ContextSnapshot,
+    Evidence,
+    HypothesisCategory,
+    Severity,
+    SignalKind,
+    SignalStatus,
+)
+from arf.execution.catalog import ActionCatalog, default_actions
+from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.runtime.container import packaged_service_catalog
+
+AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
+SPECS = ActionCatalog(default_actions()).specs()
+CATALOG = packaged_service_catalog()
+
+
+def alert(
+    eid: str,
+    service: str,
+    name: str,
+    minutes: float = 0,
+    status: SignalStatus = SignalStatus.FIRING,
+) -> Evidence:
+    return Evidence(
+        evidence_id=eid,
+        kind=SignalKind.ALERT,
+        source="am",
+        service=service,
+        severity=Severity.CRITICAL,
+        status=status,
+        summary=f"{name} on {service}",
+        observed_at=AT + timedelta(minutes=minutes),
+        relevance=0.9,
+        attributes={"alertname": name},
+    )
+
+
+def change(eid: str, service: str, minutes: float, kind: str = "deploy", **attrs: str) -> Evidence:
+    return Evidence(
+        evidence_id=eid,
+        kind=SignalKind.CHANGE,
+        source="cd",
+        service=service,
+        severity=Severity.INFO,
+        status=SignalStatus.RESOLVED,
+        summary=f"{kind} of {service}",
+        observed_at=AT + timedelta(minutes=minutes),
+        relevance=0.9,
+        attributes={"change_type": kind, **attrs},
+    )
+
+
+def snapshot(*evidence: Evidence) -> ContextSnapshot:
+    services = tuple(sorted({e.service for e in evidence if e.service}))
+    return ContextSnapshot(
+        incident_id="INC-1",
+        version=1,
+        created_at=AT,
+        services=services,
+        environment="production",
+        evidence=evidence,
+        topology={s.name: s.depends_on for s in CATALOG.services()},
+        token_count=100,
+        token_budget=6000,
+    )
+
+
+def diagnose(snap: ContextSnapshot):  # type: ignore[no-untyped-def]
+    reasoner = EvidenceReasoner(ManualClock(AT), KnowledgeBase.packaged())
+    return reasoner.diagnose(snap, SPECS, "dx-1")
+
+
+def test_a_recent_deploy_on_the_failing_service_is_blamed_and_rolled_back() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "checkout", -5, **{"from": "1.0", "to": "1.1"}),
+            alert("a1", "checkout", "HighErrorRate"),
+            alert("a2", "frontend", "HighErrorRate", 0.5),
+        )
+    )
+    top = result.top_hypothesis()
+    assert top is not None and top.category is HypothesisCategory.BAD_DEPLOY
+    assert top.service == "checkout" and "c1" in top.evidence_ids
+    plan = result.plans[0]
+    assert plan.steps[0].action == "rollback_deploy"
+    assert plan.steps[0].params == {"to_version": "1.0"}
+
+
+def test_a_coincident_change_on_a_healthy_service_is_not_blamed() -> None:
+    result = diagnose(
+        snapshot(
+            change("c9", "catalog", -3, **{"from": "2.0", "to": "2.1"}),
+            alert("a1", "auth", "HighLatency"),
+        )
+    )
+    assert all(s.target != "catalog" for p in result.plans for s in p.steps)
+    assert all("c9" not in h.evidence_ids for h in result.hypotheses)
+    assert any("catalog" in alt for h in result.hypotheses for alt in h.rejected_alternatives)
+
+
+def test_a_change_after_the_symptoms_is_not_the_cause() -> None:
+    result = diagnose(
+        snapshot(
+            alert("a1", "checkout", "HighErrorRate"),
+            change("c1", "checkout", 10, **{"from": "1.0", "to": "1.1"}),
+        )
+    )
+    assert not any(s.action == "rollback_deploy" for p in result.plans for s in p.steps)
+
+
+def test_a_change_long_before_the_symptoms_is_not_the_cause() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "checkout", -300, **{"from": "1.0", "to": "1.1"}),
+            alert("a1", "checkout", "HighErrorRate"),
+        )
+    )
+    assert result.plans == ()
+
+
+def test_the_deepest_failing_dependency_is_localised() -> None:
+    result = diagnose(
+        snapshot(
+            alert("a1", "frontend", "HighErrorRate"),
+            alert("a2", "catalog", "HighErrorRate"),
+            alert("a3", "cache", "ServiceDown"),
+        )
+    )
+    assert result.plans[0].steps[0].action == "restart_service"
+    assert result.plans[0].steps[0].target == "cache"
+
+
+def test_self_resolved_alerts_mean_no_action() -> None:
+    result = diagnose(
+        snapshot(alert("a1", "frontend", "HighLatency", status=SignalStatus.RESOLVED))
+    )
+    top = result.top_hypothesis()
+    assert top is not None and top.category is HypothesisCategory.TRANSIENT
+    assert result.plans == ()
+
+
+def test_two_independent_causes_make_one_combined_plan() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "checkout", -3, **{"from": "1.0", "to": "1.1"}),
+            change(
+                "c2", "payments", -3, kind="config", key="db_pool_size", **{"from": "20", "to": "2"}
+            ),
+            alert("a1", "checkout", "HighErrorRate"),
+            alert("a2", "payments", "HighLatency"),
+        )
+    )
+    combined = result.plans[0]
+    assert {s.action for s in combined.steps} == {"rollback_deploy", "revert_config"}
+    assert len(combined.hypothesis_ids) == 2
+
+
+def test_every_cited_evidence_id_exists() -> None:
+    snap = snapshot(
+        change("c1", "checkout", -5, **{"from": "1.0", "to": "1.1"}),
+        alert("a1", "checkout", "HighErrorRate"),
+        alert("a2", "inventory", "KubeContainerOOMKilled"),
+    )
+    result = diagnose(snap)
+    for hypothesis in result.hypotheses:
+        assert set(hypothesis.evidence_ids) <= snap.evidence_ids()
+    assert result.snapshot_hash == snap.content_hash()

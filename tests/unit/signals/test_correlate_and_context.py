@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from arf.core.records import Incident, IncidentState, Severity, Signal, SignalKind, SignalStatus
+from arf.reasoning.tokens import ApproxTokenCounter
+from arf.runtime.container import packaged_service_catalog
+from arf.signals.context import ContextRules, assemble
+from arf.signals.correlate import CorrelationRules, absorb, choose_incident, opens_incident
+
+AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
+TOPOLOGY = packaged_service_catalog()
+
+
+def signal(
+    service: str,
+    kind: SignalKind = SignalKind.ALERT,
+    minutes: float = 0,
+    severity: Severity = Severity.CRITICAL,
+    sid: str = "",
+) -> Signal:
+    when = AT + timedelta(minutes=minutes)
+    return Signal(
+        signal_id=sid or f"sig-{service}-{minutes}",
+        source="test",
+        kind=kind,
+        fingerprint=f"fp-{service}-{kind.value}",
+        service=service,
+        severity=severity,
+        status=SignalStatus.FIRING,
+        title=f"{kind.value} on {service}",
+        observed_at=when,
+        received_at=when,
+        payload_digest="d",
+    )
+
+
+def incident(services: tuple[str, ...], minutes: float = 0) -> Incident:
+    when = AT + timedelta(minutes=minutes)
+    return Incident(
+        incident_id="INC-1",
+        state=IncidentState.OPEN,
+        title="t",
+        services=services,
+        environment="production",
+        severity=Severity.HIGH,
+        opened_at=when,
+        updated_at=when,
+        impact_started_at=when,
+        last_signal_at=when,
+    )
+
+
+RULES = CorrelationRules()
+
+
+def test_only_firing_alerts_and_findings_open_incidents() -> None:
+    assert opens_incident(signal("checkout"), RULES)
+    assert not opens_incident(signal("checkout", SignalKind.CHANGE), RULES)
+    assert not opens_incident(signal("checkout", SignalKind.LOG), RULES)
+    assert not opens_incident(signal("checkout", severity=Severity.INFO), RULES)
+
+
+def test_neighbours_join_and_strangers_do_not() -> None:
+    open_incident = incident(("checkout",))
+    assert choose_incident(signal("frontend", minutes=1), [open_incident], TOPOLOGY, RULES)
+    assert choose_incident(signal("reporting", minutes=1), [open_incident], TOPOLOGY, RULES) is None
+    late = signal("frontend", minutes=30)
+    assert choose_incident(late, [open_incident], TOPOLOGY, RULES) is None
+
+
+def test_absorb_widens_services_and_keeps_earliest_impact() -> None:
+    grown = absorb(incident(("checkout",)), signal("frontend", minutes=-2))
+    assert grown.services == ("checkout", "frontend")
+    assert grown.impact_started_at == AT - timedelta(minutes=2)
+
+
+@dataclass
+class Stored:
+    signal: Signal
+    incident_id: str | None
+    occurrences: int
+    last_seen_at: datetime
+
+
+def test_context_is_bounded_ranked_and_records_what_was_cut() -> None:
+    attached = [Stored(signal("checkout", sid="sig-root"), "INC-1", 1, AT)]
+    noise = [
+        Stored(
+            signal("frontend", SignalKind.LOG, minutes=1, severity=Severity.HIGH, sid=f"sig-n{i}"),
+            None,
+            1,
+            AT,
+        )
+        for i in range(200)
+    ]
+    snapshot = assemble(
+        incident(("checkout",)),
+        attached,
+        noise,
+        TOPOLOGY,
+        ApproxTokenCounter(),
+        ContextRules(token_budget=1_000),
+        1,
+        AT + timedelta(minutes=2),
+    )
+    assert snapshot.token_count <= 1_000
+    assert snapshot.cut  # something had to go
+    assert snapshot.evidence[0].evidence_id == "ev-root"  # attached root evidence ranks first
+    assert len(snapshot.evidence) + len(snapshot.cut) == 201
+    assert snapshot.content_hash() == snapshot.model_copy().content_hash()
+
+
+def test_independent_siblings_stay_apart_but_dependencies_join() -> None:
+    open_incident = incident(("checkout",))
+    # auth and checkout share a caller (frontend) but neither depends on the other
+    assert choose_incident(signal("auth", minutes=1), [open_incident], TOPOLOGY, RULES) is None
+    assert choose_incident(signal("payments", minutes=1), [open_incident], TOPOLOGY, RULES)
