@@ -116,18 +116,13 @@ def demo(home: HomeOption = None) -> None:
         with _runtime(base) as runtime:
             report = run_demo(runtime, lambda line: out.print(line, markup=False, highlight=False))
             table = Table(title="Incidents", show_lines=False)
-            for column in (
-                "scenario",
-                "incident",
-                "alerts",
-                "top hypothesis",
-                "plan",
-                "route",
-                "outcome",
-                "TTD",
-                "TTR",
-            ):
-                table.add_column(column, overflow="fold")
+            table.add_column("scenario", no_wrap=True)
+            table.add_column("incident", no_wrap=True)
+            table.add_column("alerts", justify="right")
+            table.add_column("top hypothesis", overflow="ellipsis", no_wrap=True, max_width=34)
+            table.add_column("plan", overflow="fold", min_width=26)
+            for column in ("route", "outcome", "TTD", "TTR"):
+                table.add_column(column, no_wrap=True)
             for row in report.rows:
                 table.add_row(
                     row.scenario,
@@ -136,7 +131,7 @@ def demo(home: HomeOption = None) -> None:
                     row.top_hypothesis,
                     row.plan,
                     row.route,
-                    f"{row.state}/{row.outcome}",
+                    row.outcome,
                     _seconds(row.ttd_s),
                     _seconds(row.ttr_s),
                 )

@@ -346,7 +346,7 @@ class EvidenceReasoner:
         ]
         hypothesis = Hypothesis(
             hypothesis_id=next_id("h"),
-            cause=f"{resource} violates {check_id}: {finding.summary}",
+            cause=f"{resource} fails scanner check {check_id}",
             category=HypothesisCategory.SECURITY_MISCONFIGURATION,
             service=resource,
             confidence=0.9 if related_changes else 0.85,
