@@ -30,8 +30,9 @@ SERVICES = ("checkout", "payments", "inventory", "orders", "catalog", "auth", "f
 def _runtime(home: Path):  # type: ignore[no-untyped-def]
     clock = ManualClock(START)
     platform = SimPlatform(default_state(7, clock.now().timestamp()), clock)
-    return build_runtime(Settings(home=home, clock="sim"), clock=clock, platform=platform,
-                         ids=SequentialIds())
+    return build_runtime(
+        Settings(home=home, clock="sim"), clock=clock, platform=platform, ids=SequentialIds()
+    )
 
 
 def webhook(batch: int, size: int) -> JsonValue:
@@ -39,14 +40,21 @@ def webhook(batch: int, size: int) -> JsonValue:
     for i in range(size):
         service = SERVICES[(batch * size + i) % len(SERVICES)]
         starts = (START + timedelta(seconds=batch)).isoformat().replace("+00:00", "Z")
-        alerts.append({
-            "status": "firing",
-            "labels": {"alertname": f"Synthetic{i % 50}", "service": service,
-                       "severity": "warning", "pod": f"{service}-{batch}-{i}"},
-            "annotations": {"summary": f"synthetic alert {batch}/{i}"},
-            "startsAt": starts, "endsAt": "0001-01-01T00:00:00Z",
-            "fingerprint": f"{batch:08x}{i:08x}",
-        })
+        alerts.append(
+            {
+                "status": "firing",
+                "labels": {
+                    "alertname": f"Synthetic{i % 50}",
+                    "service": service,
+                    "severity": "warning",
+                    "pod": f"{service}-{batch}-{i}",
+                },
+                "annotations": {"summary": f"synthetic alert {batch}/{i}"},
+                "startsAt": starts,
+                "endsAt": "0001-01-01T00:00:00Z",
+                "fingerprint": f"{batch:08x}{i:08x}",
+            }
+        )
     return {"version": "4", "status": "firing", "alerts": alerts}
 
 

@@ -8,6 +8,10 @@ from benchmarks.lifecycle import main
 def test_lifecycle_benchmark_quick_run() -> None:
     results = main(["--quick"])
     assert results["demo_incidents"] == 9
-    for name in ("ingest_alerts_per_s", "ledger_appends_per_s", "ledger_verify_entries_per_s",
-                 "control_plane_ms_per_incident"):
+    for name in (
+        "ingest_alerts_per_s",
+        "ledger_appends_per_s",
+        "ledger_verify_entries_per_s",
+        "control_plane_ms_per_incident",
+    ):
         assert results[name] > 0
