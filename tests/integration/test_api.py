@@ -68,3 +68,10 @@ def test_reading_incidents_needs_an_identity(runtime: Runtime, shared_data: Path
     )
     assert missing.status_code == 404
     assert http.get("/healthz").json() == {"status": "ok"}
+
+
+def test_a_missing_identities_file_is_a_clear_server_error(runtime: Runtime) -> None:
+    http = TestClient(create_app(runtime))
+    response = http.get("/api/v1/incidents", headers={"Authorization": "Bearer x"})
+    assert response.status_code == 500
+    assert "identities" in response.json()["detail"]

@@ -21,7 +21,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from arf.core.clock import SystemClock
-from arf.core.errors import ArfError, AuthError, InputError, NotFoundError
+from arf.core.errors import ArfError, AuthError, ConfigError, InputError, NotFoundError
 from arf.core.records import Verdict
 from arf.oversight.identities import Identity
 from arf.runtime import operations
@@ -59,6 +59,8 @@ def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
             return problem(404, "not found", str(exc))
         if isinstance(exc, InputError):
             return problem(400, "bad request", str(exc))
+        if isinstance(exc, ConfigError):
+            return problem(500, "server misconfigured", str(exc))
         return problem(409, "conflict", str(exc))
 
     async def _json_body(request: Request) -> Any:
