@@ -13,12 +13,11 @@ Every hypothesis cites evidence ids from the snapshot. The reasoner has no side 
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import yaml
 from pydantic import JsonValue
@@ -273,7 +272,7 @@ class EvidenceReasoner:
         onset: Mapping[str, datetime],
         firing: Sequence[Evidence],
         specs: Mapping[str, ActionSpec],
-        next_id: Any,
+        next_id: Callable[[str], str],
         rejected: list[str],
     ) -> _Candidate | None:
         service = change.service
@@ -335,7 +334,7 @@ class EvidenceReasoner:
         finding: Evidence,
         evidence: Sequence[Evidence],
         specs: Mapping[str, ActionSpec],
-        next_id: Any,
+        next_id: Callable[[str], str],
     ) -> _Candidate:
         resource = finding.resource or ""
         check_id = str(finding.attributes.get("check_id", ""))
