@@ -175,10 +175,13 @@ class SimPlatform:
         if service not in self.state.services:
             return None
         current = self.health_of(service)
+        state = self.state.services[service]
         values = {
             "error_rate": current.error_rate,
             "latency_p99_ms": current.latency_p99_ms,
             "up": current.up,
+            # memory saturation: working set over limit (above 1.0 the container is OOM-killed)
+            "saturation": round(state.memory_demand_mb / max(1, state.memory_limit_mb), 4),
         }
         return values.get(metric)
 

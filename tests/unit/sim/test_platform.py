@@ -4,7 +4,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from arf.core.clock import ManualClock
-from arf.sim.faults import bad_deploy, dependency_outage, fault_undone, iac_misconfiguration
+from arf.sim.faults import (
+    bad_deploy,
+    dependency_outage,
+    fault_undone,
+    iac_misconfiguration,
+    memory_exhaustion,
+)
 from arf.sim.model import Emission
 from arf.sim.platform import SimPlatform, default_state
 
@@ -48,6 +54,9 @@ def test_metrics_follow_state_not_a_fault_flag() -> None:
     assert sim.sample("checkout", "error_rate") < 0.01  # type: ignore[operator]
     assert fault_undone(sim, fault)
     assert sim.sample("nope", "error_rate") is None  # no data for unknown targets
+    assert sim.sample("inventory", "saturation") < 1.0  # type: ignore[operator]
+    memory_exhaustion(sim, "inventory", 800)
+    assert sim.sample("inventory", "saturation") > 1.0  # type: ignore[operator]
 
 
 def test_alerts_fire_after_their_for_duration_repeat_and_resolve() -> None:
