@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import subprocess
@@ -149,3 +150,72 @@ def test_a_tampered_ledger_fails_verification(tmp_path: Path, demo_home: Path) -
         ).fetchone()[0]
     result = arf(copy, "audit", "verify")
     assert_one_line_error(result, f"ledger verification failed at entry {bad_seq}")
+
+
+def copy_home(source: Path, target: Path) -> Path:
+    import shutil
+
+    shutil.copytree(source, target)
+    return target
+
+
+def test_truncating_the_tail_is_caught_by_the_published_checkpoint(
+    tmp_path: Path, demo_home: Path
+) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    with sqlite3.connect(home / "arf.db") as conn:
+        total = conn.execute("select max(seq) from ledger").fetchone()[0]
+        conn.execute("delete from ledger where seq > ?", (total - 5,))
+    assert_one_line_error(arf(home, "audit", "verify"), f"at entry {total - 4}")
+
+
+def test_a_full_rewrite_with_recomputed_hashes_is_caught(tmp_path: Path, demo_home: Path) -> None:
+    from arf.core.records import LedgerEntry
+    from arf.ledger.chain import entry_hash
+
+    home = copy_home(demo_home, tmp_path / "home")
+    with sqlite3.connect(home / "arf.db") as conn:
+        rows = conn.execute(
+            "select seq, prev_hash, entry_hash, kind, incident_id, at, payload"
+            " from ledger order by seq"
+        ).fetchall()
+        prev = rows[9][1]
+        for seq, _, _, kind, incident, at, payload in rows[9:]:
+            if seq == 10:  # the attacker's edit; everything after it is re-hashed
+                payload = payload[:-1] + ',"forged":true}'
+            entry = LedgerEntry.model_validate(
+                {
+                    "seq": seq,
+                    "prev_hash": prev,
+                    "entry_hash": "x",
+                    "kind": kind,
+                    "incident_id": incident,
+                    "at": at,
+                    "payload": json.loads(payload),
+                }
+            )
+            digest = entry_hash(seq, prev, kind, incident, entry.at, entry.payload)
+            conn.execute(
+                "update ledger set prev_hash=?, entry_hash=?, payload=? where seq=?",
+                (prev, digest, payload, seq),
+            )
+            prev = digest
+    result = arf(home, "audit", "verify")
+    assert_one_line_error(result, "history was rewritten")
+
+
+def test_prove_and_check_offline(tmp_path: Path, demo_home: Path) -> None:
+    bundle = tmp_path / "proof.json"
+    assert arf(demo_home, "audit", "prove", "3", "--out", str(bundle)).returncode == 0
+    keyring = demo_home / "keys" / "ledger.keyring"
+    checked = arf(
+        tmp_path / "elsewhere", "audit", "check-proof", str(bundle), "--keyring", str(keyring)
+    )
+    assert checked.returncode == 0 and "entry 3" in checked.stdout
+    data = json.loads(bundle.read_text())
+    data["entry"]["kind"] = "forged"
+    bundle.write_text(json.dumps(data))
+    forged = arf(
+        tmp_path / "elsewhere", "audit", "check-proof", str(bundle), "--keyring", str(keyring)
+    )
+    assert_one_line_error(forged, "proof does not verify")

@@ -5,6 +5,7 @@ Every expected failure prints one line `error: ...` on stderr and exits 1; usage
 
 from __future__ import annotations
 
+import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,8 +19,8 @@ from rich.table import Table
 
 from arf.core.errors import ArfError
 from arf.core.records import Verdict
-from arf.runtime import operations
-from arf.runtime.audit import compliance_of, verify_ledger
+from arf.runtime import ledger_ops, operations
+from arf.runtime.audit import compliance_of
 from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.demo import prepare_demo_home, run_demo
 from arf.runtime.ingest import FORMATS, Ingestor, read_payload_file
@@ -137,9 +138,11 @@ def demo(home: HomeOption = None) -> None:
                 )
             out.print(table)
             out.print(render_metrics(metrics_of(runtime)))
-            chain = verify_ledger(runtime)
+            signed = ledger_ops.checkpoint(runtime)
+            log = ledger_ops.verify(runtime)
             out.print(
-                f"ledger: {chain.entries} entries, chain {'intact' if chain.ok else 'BROKEN'}"
+                f"ledger: {log.entries} entries, {'verified' if log.ok else 'BROKEN'};"
+                f" signed checkpoint at size {signed.checkpoint.size if signed else '-'}"
             )
             for incident_id in report.pending:
                 out.print(
@@ -176,6 +179,7 @@ def run_pending(home: HomeOption = None) -> None:
     """Advance every incident that can move (assemble, diagnose, decide, execute, verify)."""
     with handled(), _runtime(home) as runtime:
         steps = Orchestrator(runtime).run_pending()
+        ledger_ops.checkpoint(runtime)
         out.print(f"{steps} lifecycle step(s) taken")
 
 
@@ -219,6 +223,7 @@ def _answer(
     with handled(), _runtime(home) as runtime:
         identity = operations.identify(runtime, operations.token_from(runtime))
         result = operations.answer(runtime, incident_id, identity, verdict, reason, plan_hash)
+        ledger_ops.checkpoint(runtime)
         out.print(
             f"{verdict.value} recorded for {incident_id} by {identity.name}"
             f" (plan {result.approval.plan_hash[:12]}); incident is now"
@@ -254,24 +259,123 @@ def reject(
 
 @audit_app.command("verify")
 def audit_verify(home: HomeOption = None) -> None:
-    """Verify the whole ledger chain; names the first bad entry."""
+    """Verify the chain, the Merkle tree and every published checkpoint; names the first bad
+    entry. Also reports executed actions whose ledger trail is incomplete."""
     with handled(), _runtime(home) as runtime:
-        chain = verify_ledger(runtime)
-        if not chain.ok:
+        report = ledger_ops.verify(runtime)
+        if not report.ok:
+            first = f"at entry {report.first_bad_seq}" if report.first_bad_seq else ""
             err.print(
-                f"error: ledger verification failed at entry {chain.first_bad_seq}:"
-                f" {chain.problem}",
+                f"error: ledger verification failed {first}: {report.problems[0]}",
                 markup=False,
                 highlight=False,
             )
             raise typer.Exit(1)
-        report = compliance_of(runtime)
-        out.print(f"ledger intact: {chain.entries} entries, head {chain.head_hash[:16]}")
+        compliance = compliance_of(runtime)
         out.print(
-            f"executed actions with a complete ledger trail: {report.compliant}/{report.executed}"
+            f"ledger intact: {report.entries} entries, head {report.head_hash[:16]};"
+            f" {report.checkpoints} signed checkpoint(s), latest at size"
+            f" {report.latest_checkpoint}"
         )
-        for incident_id, problems in report.problems.items():
+        if report.checkpoints == 0:
+            out.print(
+                "no signed checkpoint published yet: truncation of the tail would not be"
+                " detected (run `arf audit keygen`, then `arf audit checkpoint`)"
+            )
+        out.print(
+            f"executed actions with a complete ledger trail: {compliance.compliant}/"
+            f"{compliance.executed}"
+        )
+        for incident_id, problems in compliance.problems.items():
             out.print(f"  {incident_id}: {'; '.join(problems)}", markup=False)
+
+
+@audit_app.command("keygen")
+def audit_keygen(
+    name: Annotated[str, typer.Option(help="the key's name in signatures")] = "arf-ledger",
+    home: HomeOption = None,
+) -> None:
+    """Create the checkpoint signing key (or rotate to a new one) and publish its public key."""
+    with handled(), _runtime(home) as runtime:
+        signer = ledger_ops.create_signing_key(runtime, name)
+        out.print(
+            f"signing key {runtime.settings.ledger_key_path} (mode 600); verifier key"
+            f" added to {runtime.settings.keyring_path}:",
+            markup=False,
+        )
+        out.print(signer.verifier_key(), markup=False, highlight=False)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(home: HomeOption = None) -> None:
+    """Sign the ledger's current tree head and publish it to the witness."""
+    with handled(), _runtime(home) as runtime:
+        signed = ledger_ops.checkpoint(runtime)
+        if signed is None:
+            err.print("error: no signing key; run `arf audit keygen` first")
+            raise typer.Exit(1)
+        out.print(signed.note, markup=False, highlight=False)
+
+
+@audit_app.command("prove")
+def audit_prove(
+    seq: Annotated[int, typer.Argument(help="the ledger entry's sequence number")],
+    out_file: Annotated[Path | None, typer.Option("--out", help="write the bundle here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """An inclusion proof for one entry, checkable without ARF's database (`check-proof`)."""
+    with handled(), _runtime(home) as runtime:
+        text = json.dumps(ledger_ops.prove(runtime, seq), indent=2)
+        if out_file is None:
+            out.print(text, markup=False, highlight=False)
+        else:
+            out_file.write_text(text + "\n", "utf-8")
+            out.print(f"inclusion proof of entry {seq} written to {out_file}")
+
+
+@audit_app.command("check-proof")
+def audit_check_proof(
+    bundle: Annotated[Path, typer.Argument(help="a bundle from `arf audit prove`")],
+    keyring: Annotated[Path, typer.Option(help="the published keyring (verifier keys)")],
+) -> None:
+    """Check an inclusion bundle offline, with only the bundle and the published keyring."""
+    with handled():
+        entry, size = ledger_ops.check_proof(bundle, keyring)
+        out.print(
+            f"entry {entry.seq} ({entry.kind}, incident {entry.incident_id}) is in the"
+            f" signed log of size {size}",
+            markup=False,
+        )
+
+
+@audit_app.command("consistency")
+def audit_consistency(
+    old: Annotated[int, typer.Argument(help="the older tree size")],
+    new: Annotated[int, typer.Argument(help="the newer tree size")],
+    home: HomeOption = None,
+) -> None:
+    """A consistency proof that the log of size NEW extends the log of size OLD."""
+    with handled(), _runtime(home) as runtime:
+        out.print(
+            json.dumps(ledger_ops.consistency(runtime, old, new), indent=2),
+            markup=False,
+            highlight=False,
+        )
+
+
+@audit_app.command("export")
+def audit_export(
+    out_file: Annotated[Path, typer.Option("--out", help="JSON lines file to write")],
+    home: HomeOption = None,
+) -> None:
+    """Export every entry as JSON lines, each with its inclusion proof."""
+    with handled(), _runtime(home) as runtime:
+        count = 0
+        with out_file.open("w", encoding="utf-8") as handle:
+            for item in ledger_ops.export(runtime):
+                handle.write(json.dumps(item, separators=(",", ":")) + "\n")
+                count += 1
+        out.print(f"{count} entries written to {out_file}")
 
 
 @app.command()

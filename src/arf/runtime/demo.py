@@ -8,6 +8,7 @@ and lets the orchestrator advance incidents. Ground truth (`fault_undone`) is re
 from __future__ import annotations
 
 import secrets
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ import yaml
 from arf.core.clock import ManualClock
 from arf.core.records import IncidentState, StepKind, StepStatus
 from arf.core.states import TERMINAL_STATES
+from arf.ledger.keys import create_key, publish_verifier
 from arf.oversight.identities import hash_token
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
@@ -63,6 +65,10 @@ def prepare_demo_home(home: Path) -> str:
     home.mkdir(parents=True, exist_ok=True)
     for name in ("arf.db", "arf.db-wal", "arf.db-shm", "sim-state.json"):
         (home / name).unlink(missing_ok=True)
+    for folder in ("keys", "witness"):  # a fresh ledger needs a fresh key and witness
+        shutil.rmtree(home / folder, ignore_errors=True)
+    signer = create_key(home / "keys" / "ledger.key", "arf-demo-ledger")
+    publish_verifier(home / "keys" / "ledger.keyring", signer)
     write_settings_file(home, {"clock": "sim"})
     token = secrets.token_urlsafe(24)
     identities = {

@@ -24,6 +24,10 @@ class Settings(BaseModel):
     service_catalog: Path | None = None  # default: the simulated platform's catalog
     identities: Path | None = None  # default: <home>/identities.yaml
     credentials: Path | None = None  # default: <home>/credentials
+    ledger_origin: str = "arf.local/ledger"
+    ledger_key: Path | None = None  # default: <home>/keys/ledger.key (mode 0600)
+    keyring: Path | None = None  # default: <home>/keys/ledger.keyring (public)
+    witness: Path | None = None  # default: <home>/witness (put it elsewhere in production)
     reasoner: Literal["evidence"] = "evidence"
     platform: Literal["sim"] = "sim"
     clock: Literal["system", "sim"] = "system"
@@ -46,6 +50,18 @@ class Settings(BaseModel):
         return self.credentials or self.home / "credentials"
 
     @property
+    def ledger_key_path(self) -> Path:
+        return self.ledger_key or self.home / "keys" / "ledger.key"
+
+    @property
+    def keyring_path(self) -> Path:
+        return self.keyring or self.home / "keys" / "ledger.keyring"
+
+    @property
+    def witness_path(self) -> Path:
+        return self.witness or self.home / "witness"
+
+    @property
     def sim_state_path(self) -> Path:
         return self.home / "sim-state.json"
 
@@ -59,6 +75,10 @@ _ENV_FIELDS = {
     "ARF_REASONER": "reasoner",
     "ARF_CLOCK": "clock",
     "ARF_SEED": "seed",
+    "ARF_LEDGER_KEY": "ledger_key",
+    "ARF_KEYRING": "keyring",
+    "ARF_WITNESS": "witness",
+    "ARF_LEDGER_ORIGIN": "ledger_origin",
 }
 
 

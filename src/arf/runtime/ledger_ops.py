@@ -1,0 +1,158 @@
+"""Ledger operations for the entry points: keys, checkpoints, verification, proofs, export."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from arf.core.errors import ConfigError, InputError, IntegrityError, NotFoundError
+from arf.core.records import LedgerEntry
+from arf.ledger.bundle import check_bundle, make_bundle
+from arf.ledger.checkpoint import (
+    Checkpoint,
+    CheckpointError,
+    OpenedCheckpoint,
+    Signer,
+    Verifier,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from arf.ledger.keys import create_key, load_keyring, load_signer, publish_verifier
+from arf.ledger.merkle import ProofError, verify_consistency
+from arf.ledger.verify import LogReport, tree_of, verify_log
+from arf.ledger.witness import FileWitness
+from arf.runtime.container import Runtime
+
+
+def entries(runtime: Runtime) -> list[LedgerEntry]:
+    with runtime.store.unit_of_work() as uow:
+        return list(uow.iter_ledger())
+
+
+def verifiers(runtime: Runtime) -> list[Verifier]:
+    try:
+        return load_keyring(runtime.settings.keyring_path)
+    except CheckpointError as exc:
+        raise ConfigError(f"keyring {runtime.settings.keyring_path}: {exc}") from exc
+
+
+def witness(runtime: Runtime) -> FileWitness:
+    return FileWitness(runtime.settings.witness_path)
+
+
+def create_signing_key(runtime: Runtime, name: str) -> Signer:
+    """Create the signing key (or rotate to a new one) and publish its verifier key.
+
+    A previous key is retired (renamed, kept for the record); its verifier key stays in the
+    keyring so that checkpoints it signed remain verifiable.
+    """
+    path = runtime.settings.ledger_key_path
+    if path.exists():
+        old = load_signer(path)
+        if old.name == name:
+            raise ConfigError(f"a key named {name!r} exists; rotate to a new name")
+        path.rename(path.with_name(f"{path.name}.retired-{old.key_hash.hex()}"))
+    try:
+        signer = create_key(path, name)
+    except CheckpointError as exc:
+        raise ConfigError(str(exc)) from exc
+    publish_verifier(runtime.settings.keyring_path, signer)
+    return signer
+
+
+def checkpoint(runtime: Runtime) -> OpenedCheckpoint | None:
+    """Sign the current tree head and publish it to the witness; None without a signing key."""
+    path = runtime.settings.ledger_key_path
+    if not path.exists():
+        return None
+    signer = load_signer(path)
+    log = entries(runtime)
+    head = Checkpoint(runtime.settings.ledger_origin, len(log), tree_of(log).root())
+    note = sign_checkpoint(head, signer)
+    witness(runtime).publish(head, note)
+    return OpenedCheckpoint(head, (signer.name,), note)
+
+
+def verify(runtime: Runtime) -> LogReport:
+    return verify_log(
+        entries(runtime),
+        witness(runtime).notes(),
+        verifiers(runtime),
+        runtime.settings.ledger_origin,
+    )
+
+
+def latest_checkpoint(runtime: Runtime) -> OpenedCheckpoint:
+    trusted = verifiers(runtime)
+    best: OpenedCheckpoint | None = None
+    for note in witness(runtime).notes():
+        try:
+            opened = open_checkpoint(note, trusted)
+        except CheckpointError:
+            continue
+        if best is None or opened.checkpoint.size > best.checkpoint.size:
+            best = opened
+    if best is None:
+        raise NotFoundError("no trusted checkpoint has been published; run `arf audit checkpoint`")
+    return best
+
+
+def prove(runtime: Runtime, seq: int) -> dict[str, Any]:
+    log = entries(runtime)
+    if not 1 <= seq <= len(log):
+        raise NotFoundError(f"no ledger entry {seq} (the ledger has {len(log)})")
+    report = verify(runtime)
+    if not report.ok:
+        raise IntegrityError(f"the ledger does not verify: {report.problems[0]}")
+    try:
+        return make_bundle(tree_of(log), log[seq - 1], latest_checkpoint(runtime))
+    except ProofError as exc:
+        raise NotFoundError(str(exc)) from exc
+
+
+def consistency(runtime: Runtime, old: int, new: int) -> dict[str, Any]:
+    log = entries(runtime)
+    if not 1 <= old <= new <= len(log):
+        raise NotFoundError(f"sizes must satisfy 1 <= OLD <= NEW <= {len(log)}")
+    tree = tree_of(log)
+    proof = tree.consistency_proof(old, new)
+    verify_consistency(old, new, proof, tree.root(old), tree.root(new))
+    return {
+        "old_size": old,
+        "new_size": new,
+        "old_root": base64.b64encode(tree.root(old)).decode(),
+        "new_root": base64.b64encode(tree.root(new)).decode(),
+        "proof": [base64.b64encode(h).decode() for h in proof],
+    }
+
+
+def export(runtime: Runtime) -> Iterator[dict[str, Any]]:
+    """Every entry as a JSON object; those covered by the latest checkpoint carry a bundle."""
+    log = entries(runtime)
+    tree = tree_of(log)
+    head = latest_checkpoint(runtime)
+    for entry in log:
+        if entry.seq <= head.checkpoint.size:
+            yield make_bundle(tree, entry, head)
+        else:
+            yield {
+                "format": "arf-entry/1",
+                "entry": entry.model_dump(mode="json"),
+                "note": "newer than the latest checkpoint",
+            }
+
+
+def check_proof(bundle_path: Path, keyring_path: Path) -> tuple[LedgerEntry, int]:
+    """Check an inclusion bundle with only the bundle and the published keyring."""
+    try:
+        data = json.loads(bundle_path.read_text("utf-8"))
+        trusted = load_keyring(keyring_path)
+    except (OSError, json.JSONDecodeError, CheckpointError) as exc:
+        raise InputError(f"cannot read {bundle_path} or {keyring_path}: {exc}") from exc
+    try:
+        return check_bundle(data, trusted), int(data["tree_size"])
+    except (ProofError, CheckpointError) as exc:
+        raise IntegrityError(f"proof does not verify: {exc}") from exc
