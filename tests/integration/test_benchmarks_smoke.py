@@ -15,3 +15,11 @@ def test_lifecycle_benchmark_quick_run() -> None:
         "control_plane_ms_per_incident",
     ):
         assert results[name] > 0
+
+
+def test_ledger_benchmark_quick_run() -> None:
+    from benchmarks.ledger import main as ledger_main
+
+    results = ledger_main(["--quick"])
+    assert results["entries"] == 2_000
+    assert results["append_per_s_tx1"] > 0 and results["load_and_verify_s"] > 0

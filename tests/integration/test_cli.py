@@ -219,3 +219,22 @@ def test_prove_and_check_offline(tmp_path: Path, demo_home: Path) -> None:
         tmp_path / "elsewhere", "audit", "check-proof", str(bundle), "--keyring", str(keyring)
     )
     assert_one_line_error(forged, "proof does not verify")
+
+
+def test_compliance_report_from_the_ledger(tmp_path: Path, demo_home: Path) -> None:
+    out = tmp_path / "report.json"
+    result = arf(
+        demo_home, "report", "compliance", "--since", "30d", "--format", "json", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(out.read_text())
+    assert report["executed"] == report["compliant"] >= 7 and report["rate"] == 1.0
+    routes = {a["route"] for a in report["actions"]}
+    assert "autonomous" in routes
+    assert all(a["rollback_declared"] and a["verifications"] for a in report["actions"])
+    assert any("A.8.15" in c["iso_27001"] for c in report["controls"])
+    markdown = arf(demo_home, "report", "compliance")
+    assert "Governance compliance rate: 100.0%" in markdown.stdout
+    assert_one_line_error(
+        arf(demo_home, "report", "compliance", "--since", "3x"), "expected a number and a unit"
+    )

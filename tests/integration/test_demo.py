@@ -197,3 +197,25 @@ def test_a_plan_edited_in_the_database_after_its_decision_is_refused(tmp_path: P
     assert "execution.refused" in kinds
     assert runtime.platform.state.services["checkout"].version == "1.5.0"
     runtime.store.close()
+
+
+def test_every_decision_replays_from_its_ledger_record(demo: tuple[Runtime, DemoReport]) -> None:
+    from arf.governance.policy import evaluate
+
+    runtime, _ = demo
+    with runtime.store.unit_of_work() as uow:
+        records = [e.payload for e in uow.iter_ledger() if e.kind == "decision.recorded"]
+    assert len(records) == 8
+    for record in records:
+        policy_input = record["policy_input"]
+        assert isinstance(policy_input, dict) and isinstance(policy_input["steps"], list)
+        replayed = evaluate(runtime.policy, policy_input["steps"])  # type: ignore[arg-type]
+        recorded = [
+            r
+            for r in record["matched_rules"]  # type: ignore[union-attr]
+            if not str(r).startswith(("risk-threshold", "limit-", "principle-"))
+        ]
+        assert sorted(f"{m.rule_id}:{m.effect.value}" for m in replayed.matched) == sorted(
+            str(r) for r in recorded
+        )
+        assert str(record["policy_version"]).endswith(runtime.policy.version_hash[:16])

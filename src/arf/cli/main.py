@@ -17,9 +17,9 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from arf.core.errors import ArfError
+from arf.core.errors import ArfError, InputError, IntegrityError
 from arf.core.records import Verdict
-from arf.runtime import ledger_ops, operations
+from arf.runtime import compliance_report, ledger_ops, operations
 from arf.runtime.audit import compliance_of
 from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.demo import prepare_demo_home, run_demo
@@ -33,6 +33,8 @@ app = typer.Typer(
 )
 audit_app = typer.Typer(no_args_is_help=True, help="Audit ledger commands.")
 app.add_typer(audit_app, name="audit")
+report_app = typer.Typer(no_args_is_help=True, help="Reports.")
+app.add_typer(report_app, name="report")
 
 out = Console()
 err = Console(stderr=True)
@@ -376,6 +378,37 @@ def audit_export(
                 handle.write(json.dumps(item, separators=(",", ":")) + "\n")
                 count += 1
         out.print(f"{count} entries written to {out_file}")
+
+
+@report_app.command("compliance")
+def report_compliance(
+    since: Annotated[str, typer.Option(help="window, e.g. 30d, 12h")] = "30d",
+    fmt: Annotated[str, typer.Option("--format", help="md or json")] = "md",
+    out_file: Annotated[Path | None, typer.Option("--out", help="write here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Per executed action: decision, approvals, steps, verification, rollback; the compliance
+    rate from an independent pass over the ledger; the controls mapping."""
+    with handled(), _runtime(home) as runtime:
+        if fmt not in ("md", "json"):
+            raise InputError("--format must be md or json")
+        verified = ledger_ops.verify(runtime)
+        if not verified.ok:
+            raise IntegrityError(f"the ledger does not verify: {verified.problems[0]}")
+        now = runtime.clock.now()
+        report = compliance_report.build(
+            ledger_ops.entries(runtime), now - operations.parse_window(since), now
+        )
+        text = (
+            json.dumps(compliance_report.as_json(report), indent=2)
+            if fmt == "json"
+            else compliance_report.as_markdown(report)
+        )
+        if out_file is None:
+            out.print(text, markup=False, highlight=False)
+        else:
+            out_file.write_text(text, "utf-8")
+            out.print(f"compliance report written to {out_file}")
 
 
 @app.command()

@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
-from arf.core.errors import AuthError, ConfigError
+from arf.core.errors import AuthError, ConfigError, InputError
 from arf.core.records import Approval, Incident, Verdict
 from arf.oversight.explain import explain_markdown
 from arf.oversight.identities import Identity
@@ -71,3 +72,12 @@ def answer(
     orchestrator.run_pending()
     with runtime.store.unit_of_work() as uow:
         return AnswerResult(approval, uow.get_incident(incident_id))
+
+
+def parse_window(text: str) -> timedelta:
+    """`30d`, `12h`, `90m` or `45s` as a duration."""
+    units = {"d": 86_400, "h": 3_600, "m": 60, "s": 1}
+    value, unit = text[:-1], text[-1:]
+    if unit not in units or not value.isdigit():
+        raise InputError(f"window {text!r}: expected a number and a unit (d, h, m, s)")
+    return timedelta(seconds=int(value) * units[unit])

@@ -66,6 +66,9 @@ class SqlUnitOfWork:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        # The head as this transaction last wrote it; writers are serialised, so it stays true
+        # until commit and saves a query per appended entry.
+        self._head: LedgerEntry | None = None
 
     # ------------------------------------------------------------------ incidents
     def find_incident(self, incident_id: str) -> Incident | None:
@@ -335,6 +338,8 @@ class SqlUnitOfWork:
         )
 
     def ledger_head(self) -> LedgerEntry | None:
+        if self._head is not None:
+            return self._head
         row = self._conn.execute(
             select(schema.ledger).order_by(schema.ledger.c.seq.desc()).limit(1)
         ).first()
@@ -352,6 +357,7 @@ class SqlUnitOfWork:
                 payload=canonical_json(entry.payload),
             )
         )
+        self._head = entry
 
     def iter_ledger(self) -> Iterator[LedgerEntry]:
         rows = self._conn.execute(select(schema.ledger).order_by(schema.ledger.c.seq))
