@@ -77,42 +77,57 @@ class ChainReport:
     problem: str = ""
 
 
+class ChainChecker:
+    """Checks sequence, links and hashes one entry at a time (a single streaming pass)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._expected_seq = 1
+        self._prev = GENESIS_HASH
+        self._bad_seq: int | None = None
+        self._problem = ""
+
+    def feed(self, entry: LedgerEntry) -> None:
+        self.count += 1
+        if self._bad_seq is not None:
+            return  # everything after the first break is suspect anyway
+        if entry.seq != self._expected_seq:
+            self._fail(
+                entry.seq,
+                f"entry {entry.seq} found where entry {self._expected_seq}"
+                " should be (an entry was deleted, inserted or reordered)",
+            )
+        elif entry.prev_hash != self._prev:
+            self._fail(
+                entry.seq, f"entry {entry.seq} does not link to the hash of entry {entry.seq - 1}"
+            )
+        elif (
+            entry_hash(
+                entry.seq, entry.prev_hash, entry.kind, entry.incident_id, entry.at, entry.payload
+            )
+            != entry.entry_hash
+        ):
+            self._fail(
+                entry.seq,
+                f"entry {entry.seq} ({entry.kind}) was modified: its content"
+                " does not match its hash",
+            )
+        else:
+            self._prev = entry.entry_hash
+            self._expected_seq += 1
+
+    def _fail(self, seq: int, problem: str) -> None:
+        self._bad_seq, self._problem = seq, problem
+
+    def report(self) -> ChainReport:
+        return ChainReport(
+            self._bad_seq is None, self.count, self._prev, self._bad_seq, self._problem
+        )
+
+
 def verify_chain(entries: Iterable[LedgerEntry]) -> ChainReport:
     """Walk the entries in stored order and check sequence, links and hashes."""
-    expected_seq = 1
-    prev = GENESIS_HASH
-    count = 0
+    checker = ChainChecker()
     for entry in entries:
-        count += 1
-        if entry.seq != expected_seq:
-            return ChainReport(
-                False,
-                count,
-                prev,
-                entry.seq,
-                f"entry {entry.seq} found where entry {expected_seq} should be"
-                " (an entry was deleted, inserted or reordered)",
-            )
-        if entry.prev_hash != prev:
-            return ChainReport(
-                False,
-                count,
-                prev,
-                entry.seq,
-                f"entry {entry.seq} does not link to the hash of entry {entry.seq - 1}",
-            )
-        recomputed = entry_hash(
-            entry.seq, entry.prev_hash, entry.kind, entry.incident_id, entry.at, entry.payload
-        )
-        if recomputed != entry.entry_hash:
-            return ChainReport(
-                False,
-                count,
-                prev,
-                entry.seq,
-                f"entry {entry.seq} ({entry.kind}) was modified: its content does not match"
-                " its hash",
-            )
-        prev = entry.entry_hash
-        expected_seq += 1
-    return ChainReport(True, count, prev)
+        checker.feed(entry)
+    return checker.report()

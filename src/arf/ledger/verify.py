@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from arf.core.records import LedgerEntry
-from arf.ledger.chain import verify_chain
+from arf.ledger.chain import ChainChecker
 from arf.ledger.checkpoint import CheckpointError, OpenedCheckpoint, Verifier, open_checkpoint
 from arf.ledger.merkle import MerkleTree, leaf_hash
 
@@ -45,13 +45,19 @@ class LogReport:
 
 
 def verify_log(
-    entries: Sequence[LedgerEntry],
+    entries: Iterable[LedgerEntry],
     notes: Sequence[str],
     verifiers: Sequence[Verifier],
     origin: str | None = None,
 ) -> LogReport:
-    chain = verify_chain(entries)
-    report = LogReport(ok=chain.ok, entries=len(entries), head_hash=chain.head_hash)
+    checker = ChainChecker()
+    leaves: list[bytes] = []
+    for entry in entries:  # one streaming pass: only the leaf hashes are kept
+        checker.feed(entry)
+        leaves.append(entry_leaf(entry))
+    chain = checker.report()
+    size = len(leaves)
+    report = LogReport(ok=chain.ok, entries=size, head_hash=chain.head_hash)
     if not chain.ok:
         report.fail(chain.first_bad_seq, chain.problem)
     opened: list[OpenedCheckpoint] = []
@@ -70,36 +76,37 @@ def verify_log(
     roots_by_size: dict[int, set[bytes]] = {}
     for item in opened:
         roots_by_size.setdefault(item.checkpoint.size, set()).add(item.checkpoint.root)
-    for size, roots in sorted(roots_by_size.items()):
+    for forked_size, roots in sorted(roots_by_size.items()):
         if len(roots) > 1:
             report.fail(
-                size, f"forked checkpoints: {len(roots)} different signed roots for size {size}"
+                forked_size,
+                f"forked checkpoints: {len(roots)} different signed roots for size {forked_size}",
             )
     report.checkpoints = len(opened)
     if not opened:
         return report
-    tree = tree_of(entries)
+    tree = MerkleTree(leaves)
     last_good = 0
-    for size in sorted(roots_by_size):
-        report.latest_checkpoint = size
-        if size > len(entries):
+    for checkpoint_size in sorted(roots_by_size):
+        report.latest_checkpoint = checkpoint_size
+        if checkpoint_size > size:
             report.fail(
-                len(entries) + 1,
-                f"the log has {len(entries)} entries but a signed"
-                f" checkpoint covers {size}: entries {len(entries) + 1}..{size} were"
-                " removed (truncation)",
+                size + 1,
+                f"the log has {size} entries but a signed checkpoint covers"
+                f" {checkpoint_size}: entries {size + 1}..{checkpoint_size} were removed"
+                " (truncation)",
             )
             continue
-        if tree.root(size) not in roots_by_size[size]:
-            # The damage lies in (last_good, size]; a chain break inside that range is the
-            # precise position, otherwise the range's start is the earliest possible one.
+        if tree.root(checkpoint_size) not in roots_by_size[checkpoint_size]:
+            # The damage lies in (last_good, checkpoint_size]; a chain break inside that range
+            # is the precise position, otherwise the range's start is the earliest possible.
             broken = chain.first_bad_seq
-            inside = broken is not None and last_good < broken <= size
+            inside = broken is not None and last_good < broken <= checkpoint_size
             report.fail(
                 broken if inside else last_good + 1,
-                f"entries {last_good + 1}..{size} do not match the"
-                f" signed checkpoint of size {size}: history was rewritten",
+                f"entries {last_good + 1}..{checkpoint_size} do not match the signed"
+                f" checkpoint of size {checkpoint_size}: history was rewritten",
             )
             continue
-        last_good = size
+        last_good = checkpoint_size
     return report
