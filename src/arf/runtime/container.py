@@ -21,6 +21,7 @@ from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
 from arf.signals.correlate import CorrelationRules
+from arf.signals.redaction import Redactor
 from arf.sim.platform import SimPlatform, default_state
 from arf.store.sql import SqlStore
 
@@ -51,6 +52,7 @@ class Runtime:
     tokens: ApproxTokenCounter = field(default_factory=ApproxTokenCounter)
     correlation: CorrelationRules = field(default_factory=CorrelationRules)
     context_rules: ContextRules = field(default_factory=ContextRules)
+    redactor: Redactor = field(default_factory=Redactor)
 
     @property
     def specs(self) -> dict[str, ActionSpec]:

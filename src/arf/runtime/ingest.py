@@ -104,8 +104,14 @@ class Ingestor:
         report = IngestReport(rejected=list(parsed.rejected))
         if not parsed.signals:
             return report
+        redacted: list[Signal] = []
+        for index, signal in enumerate(parsed.signals):
+            try:  # a signal that cannot be redacted is not stored at all
+                redacted.append(self._rt.redactor.redact_signal(signal))
+            except Exception as exc:  # noqa: BLE001 - refuse the item, keep the batch
+                report.rejected.append((index, f"redaction failed: {exc.__class__.__name__}"))
         with self._rt.store.unit_of_work() as uow:
-            for signal in parsed.signals:
+            for signal in redacted:
                 self._one(uow, signal, report)
         return report
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from pydantic import JsonValue
 
+from arf.core.canonical import canonical_json
 from arf.core.errors import AuthError, ExecutionError, InputError, IntegrityError
 from arf.core.ports import UnitOfWork
 from arf.core.records import (
@@ -200,6 +201,14 @@ class Orchestrator:
             snapshot = uow.latest_snapshot(incident.incident_id)
         if snapshot is None:
             return self._escalate(incident, "no context snapshot was stored")
+        leaked = self._rt.redactor.find(canonical_json(snapshot))
+        if leaked:  # defence in depth: nothing unredacted reaches a reasoner
+            return self._escalate(
+                incident,
+                "the context failed the redaction check (found "
+                + ", ".join(sorted(set(leaked)))
+                + "); nothing was sent to the reasoner",
+            )
         try:
             diagnosis = self._rt.reasoner.diagnose(
                 snapshot, self._rt.actions.specs(), self._rt.ids.new("dx")
