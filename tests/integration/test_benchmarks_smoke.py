@@ -23,3 +23,10 @@ def test_ledger_benchmark_quick_run() -> None:
     results = ledger_main(["--quick"])
     assert results["entries"] == 2_000
     assert results["append_per_s_tx1"] > 0 and results["load_and_verify_s"] > 0
+
+
+def test_storm_benchmark_quick_run() -> None:
+    from benchmarks.storm import main as storm_main
+
+    results = storm_main(["--quick"])
+    assert results["1_failure_incidents"] == 1 and results["2_failure_incidents"] == 2

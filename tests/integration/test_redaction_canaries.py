@@ -163,7 +163,7 @@ def test_an_unredacted_context_never_reaches_the_reasoner(tmp_path: Path) -> Non
     (signal,) = parse_webhook(payload, START).signals
     ingestor = Ingestor(runtime)
     with runtime.store.unit_of_work() as uow:  # bypass redaction on purpose
-        ingestor._one(uow, signal, IngestReport())
+        ingestor.store_signals(uow, [signal], IngestReport())
     runtime.clock.sleep(120)
     Orchestrator(runtime).run_pending()
     with runtime.store.unit_of_work() as uow:

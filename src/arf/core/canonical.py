@@ -24,14 +24,21 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
+def _nested_record(value: Any) -> Any:
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def canonical_json(value: Any) -> str:
     """The one canonical serialisation used for hashing and the ledger."""
     return json.dumps(
-        to_jsonable(value),
+        value.model_dump(mode="json") if isinstance(value, BaseModel) else value,
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=False,
         allow_nan=False,
+        default=_nested_record,
     )
 
 

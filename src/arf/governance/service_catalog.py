@@ -29,6 +29,7 @@ class ServiceCatalog:
         self._neighbours: dict[str, set[str]] = {name: set() for name in self._services}
         self._down: dict[str, set[str]] = {name: set() for name in self._services}
         self._up: dict[str, set[str]] = {name: set() for name in self._services}
+        self._related: dict[tuple[str, int], frozenset[str]] = {}
         for service in services:
             for dep in service.depends_on:
                 self._neighbours[service.name].add(dep)
@@ -77,7 +78,12 @@ class ServiceCatalog:
     def related(self, name: str, hops: int) -> frozenset[str]:
         """Services on a dependency path with `name` within `hops`: what it calls, directly or
         through others, and what calls it. Siblings that share a caller are not related."""
-        return _reach(self._down, name, hops) | _reach(self._up, name, hops)
+        key = (name, hops)
+        found = self._related.get(key)
+        if found is None:  # the catalog is immutable, so answers are cached
+            found = _reach(self._down, name, hops) | _reach(self._up, name, hops)
+            self._related[key] = found
+        return found
 
 
 def _reach(edges: dict[str, set[str]], start: str, hops: int) -> frozenset[str]:

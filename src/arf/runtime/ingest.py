@@ -7,8 +7,10 @@ entries record each incident opened and each signal attached to an incident (by 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -102,74 +104,132 @@ class Ingestor:
     def ingest(self, fmt: str, payload: JsonValue) -> IngestReport:
         parsed = self.parse(fmt, payload)
         report = IngestReport(rejected=list(parsed.rejected))
-        if not parsed.signals:
-            return report
         redacted: list[Signal] = []
         for index, signal in enumerate(parsed.signals):
             try:  # a signal that cannot be redacted is not stored at all
                 redacted.append(self._rt.redactor.redact_signal(signal))
             except Exception as exc:  # noqa: BLE001 - refuse the item, keep the batch
                 report.rejected.append((index, f"redaction failed: {exc.__class__.__name__}"))
-        with self._rt.store.unit_of_work() as uow:
-            for signal in redacted:
-                self._one(uow, signal, report)
+        if redacted:
+            with self._rt.store.unit_of_work() as uow:
+                self.store_signals(uow, redacted, report)
         return report
 
-    def _one(self, uow: UnitOfWork, signal: Signal, report: IngestReport) -> None:
+    def store_signals(
+        self, uow: UnitOfWork, signals: Sequence[Signal], report: IngestReport
+    ) -> None:
+        """Deduplicate, correlate and persist one delivery's (already redacted) signals.
+
+        One lookup of firing fingerprints and one read of the active incidents per delivery;
+        bulk inserts and updates; one ledger entry per incident opened and per incident that
+        received signals (listing each signal's id and payload digest).
+        """
         now = self._rt.clock.now()
-        existing = uow.find_firing_signal(signal.fingerprint)
-        if signal.status is SignalStatus.RESOLVED and signal.kind.value in ("alert", "finding"):
-            if existing is None:
-                report.unmatched_resolutions += 1
-                return
-            uow.resolve_signal(existing.signal.signal_id, now)
-            report.resolved += 1
-            return
-        if existing is not None:
-            uow.record_repeat(existing.signal.signal_id, now)
-            report.duplicates += 1
-            return
-        if signal.kind.value not in ("alert", "finding"):
-            # Changes and logs never open incidents; context assembly finds them by service.
-            if uow.signal_exists(signal.signal_id):  # the same delivery again: store once
+        firing = dict(uow.find_firing_signals([s.fingerprint for s in signals]))
+        known_ids = uow.existing_signal_ids(
+            [s.signal_id for s in signals if s.kind.value not in ("alert", "finding")]
+        )
+        active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
+        revisions = {incident_id: i.revision for incident_id, i in active.items()}
+        opened: list[Incident] = []
+        batch_firing: dict[str, Signal] = {}
+        new_rows: list[tuple[Signal, str | None]] = []
+        repeats: Counter[str] = Counter()
+        resolved: list[str] = []
+        attached: dict[str, list[Signal]] = {}
+        for signal in signals:
+            fingerprint = signal.fingerprint
+            if signal.status is SignalStatus.RESOLVED and signal.kind.value in ("alert", "finding"):
+                stored = firing.pop(fingerprint, None)
+                fresh = batch_firing.pop(fingerprint, None)
+                target = stored.signal.signal_id if stored else (fresh.signal_id if fresh else None)
+                if target is None:
+                    report.unmatched_resolutions += 1
+                else:
+                    resolved.append(target)
+                    report.resolved += 1
+                continue
+            earlier = firing.get(fingerprint)
+            if earlier is not None or fingerprint in batch_firing:
+                repeats[
+                    earlier.signal.signal_id if earlier else batch_firing[fingerprint].signal_id
+                ] += 1
                 report.duplicates += 1
-                return
-            uow.insert_signal(signal, None)
+                continue
+            if signal.kind.value not in ("alert", "finding"):
+                # Changes and logs never open incidents; context assembly finds them.
+                if signal.signal_id in known_ids:
+                    report.duplicates += 1
+                    continue
+                known_ids.add(signal.signal_id)
+                if signal.status is SignalStatus.FIRING:
+                    batch_firing[fingerprint] = signal
+                new_rows.append((signal, None))
+                report.accepted += 1
+                continue
+            incident_id: str | None = None
+            if opens_incident(signal, self._rt.correlation):
+                chosen = choose_incident(
+                    signal, list(active.values()), self._rt.services, self._rt.correlation
+                )
+                if chosen is None:
+                    incident = self._new_incident(signal, now)
+                    opened.append(incident)
+                    report.opened.append(incident.incident_id)
+                else:
+                    incident = absorb(chosen, signal, now)
+                    report.attached.append(incident.incident_id)
+                active[incident.incident_id] = incident
+                incident_id = incident.incident_id
+                attached.setdefault(incident_id, []).append(signal)
+            batch_firing[fingerprint] = signal
+            new_rows.append((signal, incident_id))
             report.accepted += 1
-            return
-        incident_id: str | None = None
-        if opens_incident(signal, self._rt.correlation):
-            candidates = uow.list_incidents(sorted(ACTIVE_STATES))
-            chosen = choose_incident(signal, candidates, self._rt.services, self._rt.correlation)
-            incident = (
-                self._attach(uow, chosen, signal) if chosen is not None else self._open(uow, signal)
-            )
-            incident_id = incident.incident_id
-            (report.attached if chosen else report.opened).append(incident_id)
-        uow.insert_signal(signal, incident_id)
-        if incident_id is not None:
+        for incident in opened:
+            uow.insert_incident(incident)
             chain.append(
                 uow,
-                "signal.attached",
-                incident_id,
+                "incident.opened",
+                incident.incident_id,
                 {
-                    "signal_id": signal.signal_id,
-                    "fingerprint": signal.fingerprint,
-                    "payload_digest": signal.payload_digest,
-                    "title": signal.title[:200],
+                    "title": incident.title,
+                    "services": list(incident.services),
+                    "severity": incident.severity.value,
+                    "environment": incident.environment,
+                    "impact_started_at": incident.impact_started_at.isoformat(),
                 },
                 now,
             )
-        report.accepted += 1
+        opened_ids = {i.incident_id for i in opened}
+        uow.insert_signals(new_rows)
+        uow.record_repeats(repeats, now)
+        uow.resolve_signals(resolved, now)
+        for incident_id, joined in attached.items():
+            incident = active[incident_id]
+            if incident_id not in opened_ids:
+                original = revisions[incident_id]
+                final = incident.model_copy(update={"revision": original + 1})
+                uow.update_incident(final, original)
+            chain.append(
+                uow,
+                "signals.attached",
+                incident_id,
+                {
+                    "count": len(joined),
+                    "signals": [
+                        {"signal_id": s.signal_id, "payload_digest": s.payload_digest}
+                        for s in joined
+                    ],
+                },
+                now,
+            )
 
-    def _open(self, uow: UnitOfWork, signal: Signal) -> Incident:
-        now = self._rt.clock.now()
-        target = target_of(signal) or "unknown"
-        incident = Incident(
+    def _new_incident(self, signal: Signal, now: datetime) -> Incident:
+        return Incident(
             incident_id="INC-" + fingerprint(signal.fingerprint, now.isoformat())[:8].upper(),
             state=IncidentState.OPEN,
             title=signal.title[:200],
-            services=(target,),
+            services=(target_of(signal) or "unknown",),
             environment=signal.environment,
             severity=signal.severity,
             opened_at=now,
@@ -177,28 +237,6 @@ class Ingestor:
             impact_started_at=min(signal.observed_at, now),
             last_signal_at=now,
         )
-        uow.insert_incident(incident)
-        chain.append(
-            uow,
-            "incident.opened",
-            incident.incident_id,
-            {
-                "title": incident.title,
-                "services": list(incident.services),
-                "severity": incident.severity.value,
-                "environment": incident.environment,
-                "impact_started_at": incident.impact_started_at.isoformat(),
-            },
-            now,
-        )
-        return incident
-
-    def _attach(self, uow: UnitOfWork, incident: Incident, signal: Signal) -> Incident:
-        changed = absorb(incident, signal.model_copy(update={"received_at": self._rt.clock.now()}))
-        if changed != incident:
-            changed = changed.model_copy(update={"revision": incident.revision + 1})
-            uow.update_incident(changed, incident.revision)
-        return changed
 
 
 def ingest_many(runtime: Runtime, deliveries: Sequence[tuple[str, JsonValue]]) -> IngestReport:

@@ -1,15 +1,17 @@
 """Grouping signals of one failure into one incident: by target, topology and time window.
 
-Two signals belong together when their targets lie on one dependency path within a few hops
-(a failing dependency and its callers), and arrive within the window. Siblings that merely
-share a caller are kept apart, so two independent failures at once make two incidents.
+A signal joins an open incident when its target lies on one dependency path, within a few
+hops, with one of the incident's root candidates (members with no failing dependency inside
+the incident), and it arrives within the window. Siblings that merely share a caller are kept
+apart, and so are failures that only share a symptomatic caller: two independent failures at
+once make two incidents.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from arf.core.ports import Topology
 from arf.core.records import Incident, Severity, Signal, SignalKind, SignalStatus
@@ -57,15 +59,26 @@ def choose_incident(
             continue
         if signal.received_at - incident.last_signal_at > rules.window:
             continue
-        if not near.intersection(incident.services):
+        if not near.intersection(root_candidates(incident, topology)):
             continue
         if best is None or incident.last_signal_at > best.last_signal_at:
             best = incident
     return best
 
 
-def absorb(incident: Incident, signal: Signal) -> Incident:
+def root_candidates(incident: Incident, topology: Topology) -> frozenset[str]:
+    """The incident's services none of whose direct dependencies are also in the incident:
+    where its cause may lie. A caller that only shows symptoms (one that calls two failing
+    services) is not a root, so it cannot glue two independent failures together."""
+    members = set(incident.services)
+    return frozenset(
+        s for s in incident.services if not members.intersection(topology.dependencies(s))
+    )
+
+
+def absorb(incident: Incident, signal: Signal, received_at: datetime | None = None) -> Incident:
     """The incident after a new signal joined it (services, severity, timing)."""
+    arrived = received_at or signal.received_at
     target = target_of(signal)
     services = incident.services
     if target is not None and target not in services:
@@ -77,7 +90,7 @@ def absorb(incident: Incident, signal: Signal) -> Incident:
         update={
             "services": services,
             "severity": severity,
-            "last_signal_at": max(incident.last_signal_at, signal.received_at),
+            "last_signal_at": max(incident.last_signal_at, arrived),
             "impact_started_at": min(incident.impact_started_at, signal.observed_at),
         }
     )

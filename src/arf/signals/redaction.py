@@ -18,6 +18,9 @@ from pydantic import JsonValue
 from arf.core.records import Signal
 
 PLACEHOLDER = "[REDACTED:{kind}]"
+_SHORTEST_SECRET = 5  # no pattern matches fewer characters (the shortest: "pwd=x")
+_CACHED_LENGTH = 256  # short texts (label values, titles) repeat; their results are cached
+_CACHE_SIZE = 50_000
 
 
 @dataclass(frozen=True)
@@ -27,6 +30,21 @@ class SecretPattern:
     group: int = 0  # the part of the match that is secret (0: all of it)
 
 
+def _scoped(pattern: str) -> str:
+    """A pattern as one alternative of a larger one: its leading inline flags become scoped."""
+    if pattern.startswith("(?i)"):
+        return f"(?i:{pattern[4:]})"
+    return f"(?:{pattern})"
+
+
+def _prefilter(pattern: SecretPattern) -> str:
+    """What must appear for a pattern to match: the secret-assignment pattern, costly to run
+    everywhere, needs one of its secret words; the others are cheap enough as they are."""
+    if pattern.kind == "secret_assignment":
+        return f"(?i:{_SECRET_WORDS})"
+    return _scoped(pattern.regex.pattern)
+
+
 def _p(kind: str, pattern: str, group: int = 0, flags: int = 0) -> SecretPattern:
     return SecretPattern(kind, re.compile(pattern, flags), group)
 
@@ -34,12 +52,15 @@ def _p(kind: str, pattern: str, group: int = 0, flags: int = 0) -> SecretPattern
 _NAME = r"[A-Za-z0-9_.\-]*"
 # Names that refer to a secret rather than hold one: secretName, tokenFile, password_ref, ...
 _REFERENCE = r"(?i:name|ref|file|path|count|length|ttl|type|id_field)"
+_REFERENCE_END = re.compile(rf"{_REFERENCE}$")
 _NOT_REFERENCE = rf"(?![A-Za-z0-9_.\-]*{_REFERENCE}['\"]?\s*[:=])"
 _SECRET_WORDS = (
     r"(?:secret|token|passw(?:or)?d|passwd|pwd|api[_\-]?key|access[_\-]?key"
     r"|private[_\-]?key|client[_\-]?secret|credentials?|authorization"
     r"|auth[_\-]?(?:token|key|header))"
 )
+
+_SECRET_KEY = re.compile(rf"(?i){_NAME}{_SECRET_WORDS}{_NAME}")
 
 DEFAULT_PATTERNS: tuple[SecretPattern, ...] = (
     _p(
@@ -91,6 +112,10 @@ class Redactor:
 
     def __init__(self, patterns: Sequence[SecretPattern] = DEFAULT_PATTERNS) -> None:
         self._patterns = tuple(patterns)
+        self._cache: dict[str, str] = {}
+        self._keys: dict[str, bool] = {}
+        # One combined scan tells clean texts (most of them) apart cheaply.
+        self._any = re.compile("|".join(_prefilter(p) for p in self._patterns))
 
     @classmethod
     def with_pii(cls, extra: Iterable[SecretPattern] = ()) -> Redactor:
@@ -98,6 +123,8 @@ class Redactor:
 
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         spans: list[tuple[int, int, str]] = []
+        if self._any.search(text) is None:
+            return spans
         for pattern in self._patterns:
             for match in pattern.regex.finditer(text):
                 start, end = match.span(pattern.group)
@@ -126,8 +153,19 @@ class Redactor:
         return [kind for _, _, kind in self._spans(text)]
 
     def redact_text(self, text: str) -> str:
-        if not text:
-            return text
+        if len(text) < _SHORTEST_SECRET:
+            return text  # no pattern can match: label values like "warning" are common
+        if len(text) <= _CACHED_LENGTH:
+            cached = self._cache.get(text)
+            if cached is None:
+                cached = self._redact(text)
+                if len(self._cache) >= _CACHE_SIZE:
+                    self._cache.clear()
+                self._cache[text] = cached
+            return cached
+        return self._redact(text)
+
+    def _redact(self, text: str) -> str:
         out: list[str] = []
         cursor = 0
         for start, end, kind in self._spans(text):
@@ -139,11 +177,7 @@ class Redactor:
 
     def redact_value(self, value: JsonValue, key: str = "") -> JsonValue:
         if isinstance(value, str):
-            if (
-                key
-                and re.fullmatch(rf"(?i){_NAME}{_SECRET_WORDS}{_NAME}", key)
-                and not (_HARMLESS.search(value))
-            ):
+            if key and self._secret_key(key) and not _HARMLESS.search(value):
                 return PLACEHOLDER.format(kind="secret_field")
             return self.redact_text(value)
         if isinstance(value, list):
@@ -161,16 +195,34 @@ class Redactor:
             return {k: self.redact_value(v, k) for k, v in value.items()}
         return value
 
+    def _secret_key(self, key: str) -> bool:
+        """Whether a field's name says it holds a secret (and is not a reference to one)."""
+        known = self._keys.get(key)
+        if known is None:
+            known = bool(_SECRET_KEY.fullmatch(key)) and not _REFERENCE_END.search(key)
+            if len(self._keys) < _CACHE_SIZE:
+                self._keys[key] = known
+        return known
+
     def redact_mapping(self, values: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
         return {k: self.redact_value(v, k) for k, v in values.items()}
 
     def redact_signal(self, signal: Signal) -> Signal:
         labels = self.redact_mapping(dict(signal.labels))
+        attributes = self.redact_mapping(signal.attributes)
+        title, body = self.redact_text(signal.title), self.redact_text(signal.body)
+        if (
+            labels == signal.labels
+            and attributes == signal.attributes
+            and title == signal.title
+            and body == signal.body
+        ):
+            return signal  # nothing secret: keep the record as it is
         return signal.model_copy(
             update={
-                "title": self.redact_text(signal.title),
-                "body": self.redact_text(signal.body),
+                "title": title,
+                "body": body,
                 "labels": {k: str(v) for k, v in labels.items()},
-                "attributes": self.redact_mapping(signal.attributes),
+                "attributes": attributes,
             }
         )

@@ -7,7 +7,7 @@ concurrent writers serialise instead of failing when they upgrade a read lock.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -19,6 +19,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Table,
+    bindparam,
     create_engine,
     event,
     func,
@@ -129,59 +130,76 @@ class SqlUnitOfWork:
             last_seen_at=datetime.fromisoformat(row.last_seen_at),
         )
 
-    def find_firing_signal(self, fingerprint: str) -> StoredSignalRow | None:
-        row = self._conn.execute(
-            select(schema.signals)
-            .where(
-                schema.signals.c.fingerprint == fingerprint,
-                schema.signals.c.status == SignalStatus.FIRING.value,
+    def find_firing_signals(self, fingerprints: Sequence[str]) -> dict[str, StoredSignalRow]:
+        """The firing signal for each fingerprint that has one (batched lookups)."""
+        found: dict[str, StoredSignalRow] = {}
+        unique = sorted(set(fingerprints))
+        for start in range(0, len(unique), 500):
+            rows = self._conn.execute(
+                select(schema.signals).where(
+                    schema.signals.c.fingerprint.in_(unique[start : start + 500]),
+                    schema.signals.c.status == SignalStatus.FIRING.value,
+                )
             )
-            .order_by(schema.signals.c.observed_at.desc())
-            .limit(1)
-        ).first()
-        return None if row is None else self._stored(row)
+            for row in rows:
+                stored = self._stored(row)
+                current = found.get(row.fingerprint)
+                if current is None or stored.signal.observed_at > current.signal.observed_at:
+                    found[row.fingerprint] = stored
+        return found
 
-    def signal_exists(self, signal_id: str) -> bool:
-        return (
+    def existing_signal_ids(self, signal_ids: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        unique = sorted(set(signal_ids))
+        for start in range(0, len(unique), 500):
+            found.update(
+                self._conn.execute(
+                    select(schema.signals.c.signal_id).where(
+                        schema.signals.c.signal_id.in_(unique[start : start + 500])
+                    )
+                ).scalars()
+            )
+        return found
+
+    def insert_signals(self, items: Sequence[tuple[Signal, str | None]]) -> None:
+        if items:
+            self._conn.execute(insert(schema.signals), [self._signal_row(s, i) for s, i in items])
+
+    def record_repeats(self, counts: Mapping[str, int], seen_at: datetime) -> None:
+        if counts:
             self._conn.execute(
-                select(schema.signals.c.signal_id).where(schema.signals.c.signal_id == signal_id)
-            ).first()
-            is not None
-        )
-
-    def insert_signal(self, signal: Signal, incident_id: str | None) -> None:
-        self._conn.execute(
-            insert(schema.signals).values(
-                signal_id=signal.signal_id,
-                fingerprint=signal.fingerprint,
-                incident_id=incident_id,
-                kind=signal.kind.value,
-                service=signal.service or signal.resource,
-                status=signal.status.value,
-                observed_at=_ts(signal.observed_at),
-                last_seen_at=_ts(signal.received_at),
-                resolved_at=None,
-                occurrences=1,
-                record=canonical_json(signal),
+                update(schema.signals)
+                .where(schema.signals.c.signal_id == bindparam("sid"))
+                .values(
+                    occurrences=schema.signals.c.occurrences + bindparam("extra"),
+                    last_seen_at=_ts(seen_at),
+                ),
+                [{"sid": sid, "extra": n} for sid, n in counts.items()],
             )
-        )
 
-    def record_repeat(self, signal_id: str, seen_at: datetime) -> None:
-        self._conn.execute(
-            update(schema.signals)
-            .where(schema.signals.c.signal_id == signal_id)
-            .values(
-                occurrences=schema.signals.c.occurrences + 1,
-                last_seen_at=_ts(seen_at),
+    def resolve_signals(self, signal_ids: Sequence[str], resolved_at: datetime) -> None:
+        if signal_ids:
+            self._conn.execute(
+                update(schema.signals)
+                .where(schema.signals.c.signal_id == bindparam("sid"))
+                .values(status=SignalStatus.RESOLVED.value, resolved_at=_ts(resolved_at)),
+                [{"sid": sid} for sid in signal_ids],
             )
-        )
 
-    def resolve_signal(self, signal_id: str, resolved_at: datetime) -> None:
-        self._conn.execute(
-            update(schema.signals)
-            .where(schema.signals.c.signal_id == signal_id)
-            .values(status=SignalStatus.RESOLVED.value, resolved_at=_ts(resolved_at))
-        )
+    def _signal_row(self, signal: Signal, incident_id: str | None) -> dict[str, object]:
+        return {
+            "signal_id": signal.signal_id,
+            "fingerprint": signal.fingerprint,
+            "incident_id": incident_id,
+            "kind": signal.kind.value,
+            "service": signal.service or signal.resource,
+            "status": signal.status.value,
+            "observed_at": _ts(signal.observed_at),
+            "last_seen_at": _ts(signal.received_at),
+            "resolved_at": None,
+            "occurrences": 1,
+            "record": canonical_json(signal),
+        }
 
     def signals_for_incident(self, incident_id: str) -> list[StoredSignalRow]:
         rows = self._conn.execute(

@@ -124,8 +124,15 @@ def test_kubernetes_secret_data_and_secret_named_fields() -> None:
     cleaned = redactor.redact_value(value)
     assert isinstance(cleaned, dict) and cleaned["metadata"] == {"name": "db"}
     assert "aHVudGVyMg==" not in str(cleaned) and "YWRtaW4=" not in str(cleaned)
-    fields = redactor.redact_mapping({"api_key": "abc123def", "replicas": "3", "token": "true"})
-    assert fields == {"api_key": "[REDACTED:secret_field]", "replicas": "3", "token": "true"}
+    fields = redactor.redact_mapping(
+        {"api_key": "abc123def", "replicas": "3", "token": "true", "secretName": "tls-cert"}
+    )
+    assert fields == {
+        "api_key": "[REDACTED:secret_field]",
+        "replicas": "3",
+        "token": "true",
+        "secretName": "tls-cert",  # a reference to a secret, not a secret
+    }
 
 
 def test_pii_is_configurable() -> None:
