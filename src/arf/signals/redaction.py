@@ -28,25 +28,15 @@ class SecretPattern:
     kind: str
     regex: re.Pattern[str]
     group: int = 0  # the part of the match that is secret (0: all of it)
+    # Lower-case literals of which at least one occurs in every match: a cheap pre-check.
+    # Empty: always run the regex.
+    triggers: tuple[str, ...] = ()
 
 
-def _scoped(pattern: str) -> str:
-    """A pattern as one alternative of a larger one: its leading inline flags become scoped."""
-    if pattern.startswith("(?i)"):
-        return f"(?i:{pattern[4:]})"
-    return f"(?:{pattern})"
-
-
-def _prefilter(pattern: SecretPattern) -> str:
-    """What must appear for a pattern to match: the secret-assignment pattern, costly to run
-    everywhere, needs one of its secret words; the others are cheap enough as they are."""
-    if pattern.kind == "secret_assignment":
-        return f"(?i:{_SECRET_WORDS})"
-    return _scoped(pattern.regex.pattern)
-
-
-def _p(kind: str, pattern: str, group: int = 0, flags: int = 0) -> SecretPattern:
-    return SecretPattern(kind, re.compile(pattern, flags), group)
+def _p(
+    kind: str, pattern: str, triggers: tuple[str, ...], group: int = 0, flags: int = 0
+) -> SecretPattern:
+    return SecretPattern(kind, re.compile(pattern, flags), group, triggers)
 
 
 _NAME = r"[A-Za-z0-9_.\-]*"
@@ -60,6 +50,7 @@ _SECRET_WORDS = (
     r"|auth[_\-]?(?:token|key|header))"
 )
 
+_SECRET_TRIGGERS = ("secret", "token", "passw", "pwd", "key", "credential", "auth")
 _SECRET_KEY = re.compile(rf"(?i){_NAME}{_SECRET_WORDS}{_NAME}")
 
 DEFAULT_PATTERNS: tuple[SecretPattern, ...] = (
@@ -67,37 +58,55 @@ DEFAULT_PATTERNS: tuple[SecretPattern, ...] = (
         "private_key",
         r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?"
         r"-----END [A-Z0-9 ]*PRIVATE KEY-----",
+        ("private key-----",),
     ),
-    _p("aws_access_key_id", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
-    _p("github_token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b"),
-    _p("github_token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b"),
-    _p("gitlab_token", r"\b(?:glpat|gldt|glrt|glptt|glsoat|glcbt)-[A-Za-z0-9_\-]{20,}\b"),
-    _p("slack_token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b"),
-    _p("stripe_key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b"),
-    _p("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}\b"),
-    _p("jwt", r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}"),
-    _p("url_password", r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:([^\s@/]+)@", group=1),
     _p(
-        "connection_string_password", r"(?i)(?:^|[;\s])(?:password|pwd)\s*=\s*([^;\s'\"]+)", group=1
+        "aws_access_key_id",
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        ("akia", "asia", "abia", "acca"),
+    ),
+    _p(
+        "github_token",
+        r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,255}\b",
+        ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    ),
+    _p("github_token", r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b", ("github_pat_",)),
+    _p(
+        "gitlab_token",
+        r"\b(?:glpat|gldt|glrt|glptt|glsoat|glcbt)-[A-Za-z0-9_\-]{20,}\b",
+        ("glpat-", "gldt-", "glrt-", "glptt-", "glsoat-", "glcbt-"),
+    ),
+    _p("slack_token", r"\bxox[abposr]-[A-Za-z0-9\-]{10,}\b", ("xox",)),
+    _p("stripe_key", r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b", ("_live_", "_test_")),
+    _p("google_api_key", r"\bAIza[0-9A-Za-z_\-]{35}\b", ("aiza",)),
+    _p("jwt", r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]{10,}", ("eyj",)),
+    _p("url_password", r"(?i)\b[a-z][a-z0-9+.\-]*://[^\s:/@]+:([^\s@/]+)@", ("://",), group=1),
+    _p(
+        "connection_string_password",
+        r"(?i)(?:^|[;\s])(?:password|pwd)\s*=\s*([^;\s'\"]+)",
+        ("password", "pwd"),
+        group=1,
     ),
     _p(
         "aws_secret_access_key",
         r"(?i)aws_?secret_?access_?key['\"]?\s*[:=]\s*['\"]?"
         r"([A-Za-z0-9/+=]{40})\b",
+        ("aws",),
         group=1,
     ),
     _p(
         "secret_assignment",
         rf"(?i)\b{_NAME}{_SECRET_WORDS}{_NOT_REFERENCE}{_NAME}['\"]?\s*[:=]\s*['\"]?"
         r"([^\s'\",;}{\]\[]{6,})",
+        _SECRET_TRIGGERS,
         group=1,
     ),
-    _p("bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)", group=1),
+    _p("bearer_token", r"(?i)\bbearer\s+([A-Za-z0-9._~+/\-]{16,}=*)", ("bearer",), group=1),
 )
 
 PII_PATTERNS: tuple[SecretPattern, ...] = (
-    _p("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b"),
-    _p("phone", r"\+\d{1,3}[\s\-]?\(?\d{2,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}\b"),
+    _p("email", r"\b[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}\b", ("@",)),
+    _p("phone", r"\+\d{1,3}[\s\-]?\(?\d{2,4}\)?[\s\-]?\d{3,4}[\s\-]?\d{3,4}\b", ("+",)),
 )
 
 # Values that name no secret: left as they are after a secret-sounding key.
@@ -114,8 +123,6 @@ class Redactor:
         self._patterns = tuple(patterns)
         self._cache: dict[str, str] = {}
         self._keys: dict[str, bool] = {}
-        # One combined scan tells clean texts (most of them) apart cheaply.
-        self._any = re.compile("|".join(_prefilter(p) for p in self._patterns))
 
     @classmethod
     def with_pii(cls, extra: Iterable[SecretPattern] = ()) -> Redactor:
@@ -123,9 +130,11 @@ class Redactor:
 
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         spans: list[tuple[int, int, str]] = []
-        if self._any.search(text) is None:
-            return spans
-        for pattern in self._patterns:
+        lowered = text.lower()
+        candidates = [
+            p for p in self._patterns if not p.triggers or any(t in lowered for t in p.triggers)
+        ]
+        for pattern in candidates:
             for match in pattern.regex.finditer(text):
                 start, end = match.span(pattern.group)
                 value = text[start:end]
