@@ -7,25 +7,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from arf.core.errors import IllegalTransitionError
-from arf.core.records import Incident, IncidentState, Outcome, Severity
+from arf.core.records import Incident, IncidentState, Outcome
 from arf.core.states import ALLOWED_TRANSITIONS, TERMINAL_STATES, is_allowed, transition
+from arf.testing.fakes import make_incident
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def incident(state: IncidentState) -> Incident:
-    return Incident(
-        incident_id="INC-1",
-        state=state,
-        title="t",
-        services=("svc",),
-        environment="production",
-        severity=Severity.HIGH,
-        opened_at=AT,
-        updated_at=AT,
-        impact_started_at=AT,
-        last_signal_at=AT,
-    )
+    return make_incident(AT, state)
 
 
 ALL_PAIRS = [(a, b) for a in IncidentState for b in IncidentState]

@@ -9,23 +9,13 @@ from hypothesis import strategies as st
 
 from arf.core.records import LedgerEntry
 from arf.ledger.chain import GENESIS_HASH, append, verify_chain
+from arf.testing.fakes import MemoryLedgerSink
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class MemorySink:
-    def __init__(self) -> None:
-        self.entries: list[LedgerEntry] = []
-
-    def ledger_head(self) -> LedgerEntry | None:
-        return self.entries[-1] if self.entries else None
-
-    def put_ledger_entry(self, entry: LedgerEntry) -> None:
-        self.entries.append(entry)
-
-
 def chain_of(n: int) -> list[LedgerEntry]:
-    sink = MemorySink()
+    sink = MemoryLedgerSink()
     for i in range(n):
         append(sink, "k", f"INC-{i % 3}", {"i": i, "text": f"entry {i}"}, AT + timedelta(seconds=i))
     return sink.entries

@@ -23,24 +23,14 @@ from arf.ledger.keys import create_key, load_keyring, load_signer, publish_verif
 from arf.ledger.merkle import ProofError
 from arf.ledger.verify import tree_of, verify_log
 from arf.ledger.witness import FileWitness
+from arf.testing.fakes import MemoryLedgerSink
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 ORIGIN = "test/ledger"
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.entries: list[LedgerEntry] = []
-
-    def ledger_head(self) -> LedgerEntry | None:
-        return self.entries[-1] if self.entries else None
-
-    def put_ledger_entry(self, entry: LedgerEntry) -> None:
-        self.entries.append(entry)
-
-
 def log(n: int, tag: str = "") -> list[LedgerEntry]:
-    sink = Sink()
+    sink = MemoryLedgerSink()
     for i in range(n):
         append(sink, "step", f"INC-{i % 4}", {"i": i, "tag": tag}, AT + timedelta(seconds=i))
     return sink.entries

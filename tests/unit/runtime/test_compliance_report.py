@@ -2,26 +2,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from arf.core.records import LedgerEntry
 from arf.ledger.chain import append
 from arf.runtime.compliance_report import as_markdown, build
+from arf.testing.fakes import MemoryLedgerSink
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
-class Sink:
-    def __init__(self) -> None:
-        self.entries: list[LedgerEntry] = []
-
-    def ledger_head(self) -> LedgerEntry | None:
-        return self.entries[-1] if self.entries else None
-
-    def put_ledger_entry(self, entry: LedgerEntry) -> None:
-        self.entries.append(entry)
-
-
 def trail(
-    sink: Sink, incident: str, route: str, approved: bool, verified: bool, at: datetime
+    sink: MemoryLedgerSink, incident: str, route: str, approved: bool, verified: bool, at: datetime
 ) -> None:
     plan = "p" * 64
     append(
@@ -71,7 +60,7 @@ def trail(
 
 
 def test_report_counts_only_complete_trails_in_the_window() -> None:
-    sink = Sink()
+    sink = MemoryLedgerSink()
     trail(sink, "INC-old", "autonomous", False, True, AT - timedelta(days=60))
     trail(sink, "INC-ok", "autonomous", False, True, AT)
     trail(sink, "INC-unapproved", "approve", False, True, AT)

@@ -3,11 +3,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from arf.core.records import Incident, IncidentState, Severity, Signal, SignalKind, SignalStatus
+from arf.core.records import Incident, Severity, Signal, SignalKind, SignalStatus
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.container import packaged_service_catalog
 from arf.signals.context import ContextRules, assemble
 from arf.signals.correlate import CorrelationRules, absorb, choose_incident, opens_incident
+from arf.testing.fakes import make_incident
 
 AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
 TOPOLOGY = packaged_service_catalog()
@@ -37,19 +38,7 @@ def signal(
 
 
 def incident(services: tuple[str, ...], minutes: float = 0) -> Incident:
-    when = AT + timedelta(minutes=minutes)
-    return Incident(
-        incident_id="INC-1",
-        state=IncidentState.OPEN,
-        title="t",
-        services=services,
-        environment="production",
-        severity=Severity.HIGH,
-        opened_at=when,
-        updated_at=when,
-        impact_started_at=when,
-        last_signal_at=when,
-    )
+    return make_incident(AT + timedelta(minutes=minutes), services=services)
 
 
 RULES = CorrelationRules()

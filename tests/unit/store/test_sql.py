@@ -7,27 +7,17 @@ import pytest
 from sqlalchemy import text
 
 from arf.core.errors import ConcurrentUpdateError, NotFoundError
-from arf.core.records import Incident, IncidentState, Severity
+from arf.core.records import Incident, IncidentState
 from arf.ledger.chain import append, verify_chain
 from arf.store import schema
 from arf.store.sql import SqlStore
+from arf.testing.fakes import make_incident
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def incident(incident_id: str = "INC-1") -> Incident:
-    return Incident(
-        incident_id=incident_id,
-        state=IncidentState.OPEN,
-        title="t",
-        services=("svc",),
-        environment="production",
-        severity=Severity.HIGH,
-        opened_at=AT,
-        updated_at=AT,
-        impact_started_at=AT,
-        last_signal_at=AT,
-    )
+    return make_incident(AT, incident_id=incident_id)
 
 
 def test_wal_mode_and_migrations_are_idempotent(tmp_path: Path) -> None:
