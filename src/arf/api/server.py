@@ -122,6 +122,10 @@ def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
     async def findings(request: Request) -> JSONResponse:
         return _ingest("checkov", await _json_body(request))
 
+    @app.post("/api/v1/findings/sarif", dependencies=[Depends(webhook_auth)])
+    async def sarif_findings(request: Request) -> JSONResponse:
+        return _ingest("sarif", await _json_body(request))
+
     @app.get("/api/v1/incidents")
     def incidents(_who: Annotated[Identity, Depends(caller)]) -> list[dict[str, Any]]:
         return [i.model_dump(mode="json") for i in operations.list_incidents(runtime)]

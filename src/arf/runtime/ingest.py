@@ -21,12 +21,12 @@ from arf.core.records import Incident, IncidentState, Signal, SignalStatus
 from arf.core.states import ACTIVE_STATES
 from arf.ledger import chain
 from arf.runtime.container import Runtime
-from arf.signals import alertmanager, changes, checkov, logs
+from arf.signals import alertmanager, changes, checkov, logs, sarif
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
 from arf.signals.normalise import fingerprint
 
-FORMATS = ("alertmanager", "cloudevent", "checkov", "logs")
+FORMATS = ("alertmanager", "cloudevent", "checkov", "sarif", "logs")
 
 
 @dataclass
@@ -59,9 +59,11 @@ def detect_format(payload: object) -> str:
         return "cloudevent"
     if checkov.looks_like_checkov(payload):
         return "checkov"
+    if sarif.looks_like_sarif(payload):
+        return "sarif"
     raise InputError(
-        "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent or"
-        " Checkov JSON); pass --format"
+        "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent,"
+        " Checkov JSON or SARIF); pass --format"
     )
 
 
@@ -95,6 +97,8 @@ class Ingestor:
             return ParseResult((changes.parse_change_event(payload, now),))
         if fmt == "checkov":
             return checkov.parse_report(payload, now)
+        if fmt == "sarif":
+            return sarif.parse_sarif(payload, now)
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
