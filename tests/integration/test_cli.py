@@ -238,3 +238,18 @@ def test_compliance_report_from_the_ledger(tmp_path: Path, demo_home: Path) -> N
     assert_one_line_error(
         arf(demo_home, "report", "compliance", "--since", "3x"), "expected a number and a unit"
     )
+
+
+def test_kubernetes_events_open_an_incident_only_for_failures(tmp_path: Path) -> None:
+    sample = REPO / "tests" / "data" / "kubectl-events.json"
+    first = arf(tmp_path, "ingest", str(sample))
+    assert first.returncode == 0, first.stderr
+    assert "kubernetes: 3 new signal(s)" in first.stdout and "1 rejected" in first.stdout
+    assert "items[3]" in first.stderr and "names no object" in first.stderr
+    with sqlite3.connect(tmp_path / "arf.db") as conn:
+        services = sorted(json.loads(r[0]) for r in conn.execute("select record from incidents"))
+    # BackOff on checkout and OOMKilling on orders-db (checkout -> orders -> orders-db) lie on
+    # one dependency path within two hops: one incident; the Normal event opened nothing.
+    assert [sorted(s["services"]) for s in services] == [["checkout", "orders-db"]]
+    again = arf(tmp_path, "ingest", str(sample))
+    assert "0 new signal(s)" in again.stdout  # the same events again: repeats, not new

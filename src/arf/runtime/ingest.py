@@ -17,16 +17,17 @@ from pydantic import JsonValue
 
 from arf.core.errors import InputError
 from arf.core.ports import UnitOfWork
-from arf.core.records import Incident, IncidentState, Signal, SignalStatus
+from arf.core.records import Incident, IncidentState, Signal, SignalKind, SignalStatus
 from arf.core.states import ACTIVE_STATES
 from arf.ledger import chain
 from arf.runtime.container import Runtime
-from arf.signals import alertmanager, changes, checkov, logs, sarif
+from arf.signals import alertmanager, changes, checkov, kubernetes_events, logs, sarif
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
 from arf.signals.normalise import fingerprint
 
-FORMATS = ("alertmanager", "cloudevent", "checkov", "sarif", "logs")
+EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
+FORMATS = ("alertmanager", "cloudevent", "checkov", "sarif", "kubernetes", "logs")
 
 
 @dataclass
@@ -61,9 +62,11 @@ def detect_format(payload: object) -> str:
         return "checkov"
     if sarif.looks_like_sarif(payload):
         return "sarif"
+    if kubernetes_events.looks_like_kubernetes_events(payload):
+        return "kubernetes"
     raise InputError(
         "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent,"
-        " Checkov JSON or SARIF); pass --format"
+        " Checkov JSON, SARIF or Kubernetes events); pass --format"
     )
 
 
@@ -99,6 +102,8 @@ class Ingestor:
             return checkov.parse_report(payload, now)
         if fmt == "sarif":
             return sarif.parse_sarif(payload, now)
+        if fmt == "kubernetes":
+            return kubernetes_events.parse_events(payload, now)
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
@@ -154,14 +159,23 @@ class Ingestor:
                     report.resolved += 1
                 continue
             earlier = firing.get(fingerprint)
+            if (
+                earlier is not None
+                and earlier.signal.kind in EPISODIC_KINDS
+                and now - earlier.last_seen_at > self._rt.correlation.window
+            ):
+                earlier = None  # an event or log line seen again after a quiet spell is new
+                firing.pop(fingerprint, None)
             if earlier is not None or fingerprint in batch_firing:
                 repeats[
                     earlier.signal.signal_id if earlier else batch_firing[fingerprint].signal_id
                 ] += 1
                 report.duplicates += 1
                 continue
-            if signal.kind.value not in ("alert", "finding"):
-                # Changes and logs never open incidents; context assembly finds them.
+            if signal.kind.value not in ("alert", "finding") and not opens_incident(
+                signal, self._rt.correlation
+            ):
+                # Changes, logs and minor events do not open incidents; context finds them.
                 if signal.signal_id in known_ids:
                     report.duplicates += 1
                     continue
@@ -189,7 +203,8 @@ class Ingestor:
             batch_firing[fingerprint] = signal
             new_rows.append((signal, incident_id))
             report.accepted += 1
-        for incident in opened:
+        for first_version in opened:
+            incident = active[first_version.incident_id]  # with what joined it in this batch
             uow.insert_incident(incident)
             chain.append(
                 uow,

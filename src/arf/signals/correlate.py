@@ -33,13 +33,13 @@ def target_of(signal: Signal) -> str | None:
 
 
 def opens_incident(signal: Signal, rules: CorrelationRules) -> bool:
-    """Only firing alerts and findings at or above the configured severity open incidents."""
-    return (
-        signal.kind in OPENING_KINDS
-        and signal.status is SignalStatus.FIRING
-        and signal.severity.rank >= rules.min_severity.rank
-        and target_of(signal) is not None
-    )
+    """Firing alerts and findings at or above the configured severity open incidents, and so
+    do platform events that mean a workload is failing (high severity)."""
+    if signal.status is not SignalStatus.FIRING or target_of(signal) is None:
+        return False
+    if signal.kind is SignalKind.EVENT:  # platform events: only ones that mean failure
+        return signal.severity.rank >= Severity.HIGH.rank
+    return signal.kind in OPENING_KINDS and signal.severity.rank >= rules.min_severity.rank
 
 
 def choose_incident(
