@@ -126,6 +126,10 @@ def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
     async def kubernetes(request: Request) -> JSONResponse:
         return _ingest("kubernetes", await _json_body(request))
 
+    @app.post("/api/v1/changes/terraform-plan", dependencies=[Depends(webhook_auth)])
+    async def terraform(request: Request) -> JSONResponse:
+        return _ingest("terraform-plan", await _json_body(request))
+
     @app.post("/api/v1/findings/sarif", dependencies=[Depends(webhook_auth)])
     async def sarif_findings(request: Request) -> JSONResponse:
         return _ingest("sarif", await _json_body(request))

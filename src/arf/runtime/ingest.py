@@ -21,13 +21,29 @@ from arf.core.records import Incident, IncidentState, Signal, SignalKind, Signal
 from arf.core.states import ACTIVE_STATES
 from arf.ledger import chain
 from arf.runtime.container import Runtime
-from arf.signals import alertmanager, changes, checkov, kubernetes_events, logs, sarif
+from arf.signals import (
+    alertmanager,
+    changes,
+    checkov,
+    kubernetes_events,
+    logs,
+    sarif,
+    terraform_plan,
+)
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
 from arf.signals.normalise import fingerprint
 
 EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
-FORMATS = ("alertmanager", "cloudevent", "checkov", "sarif", "kubernetes", "logs")
+FORMATS = (
+    "alertmanager",
+    "cloudevent",
+    "checkov",
+    "sarif",
+    "kubernetes",
+    "terraform-plan",
+    "logs",
+)
 
 
 @dataclass
@@ -64,9 +80,11 @@ def detect_format(payload: object) -> str:
         return "sarif"
     if kubernetes_events.looks_like_kubernetes_events(payload):
         return "kubernetes"
+    if terraform_plan.looks_like_terraform_plan(payload):
+        return "terraform-plan"
     raise InputError(
         "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent,"
-        " Checkov JSON, SARIF or Kubernetes events); pass --format"
+        " Checkov JSON, SARIF, Kubernetes events or a Terraform plan); pass --format"
     )
 
 
@@ -104,6 +122,8 @@ class Ingestor:
             return sarif.parse_sarif(payload, now)
         if fmt == "kubernetes":
             return kubernetes_events.parse_events(payload, now)
+        if fmt == "terraform-plan":
+            return terraform_plan.parse_plan(payload, now)
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
