@@ -75,3 +75,74 @@ def test_a_missing_identities_file_is_a_clear_server_error(runtime: Runtime) -> 
     response = http.get("/api/v1/incidents", headers={"Authorization": "Bearer x"})
     assert response.status_code == 500
     assert "identities" in response.json()["detail"]
+
+
+def test_github_deliveries_need_a_valid_signature_and_are_not_replayed(
+    runtime: Runtime,
+) -> None:
+    import hashlib
+    import hmac
+
+    from arf.api.server import WebhookSecrets
+    from tests.conftest import REPO
+
+    body = (REPO / "tests" / "data" / "github-workflow-run-failure.json").read_bytes()
+    http = TestClient(create_app(runtime, secrets=WebhookSecrets(github="gh-secret")))
+    signature = "sha256=" + hmac.new(b"gh-secret", body, hashlib.sha256).hexdigest()
+    headers = {"X-GitHub-Event": "workflow_run", "X-GitHub-Delivery": "d-1"}
+    missing = http.post("/api/v1/ci/github", content=body, headers=headers)
+    assert missing.status_code == 401
+    forged = http.post(
+        "/api/v1/ci/github",
+        content=body,
+        headers={**headers, "X-Hub-Signature-256": "sha256=" + "0" * 64},
+    )
+    assert forged.status_code == 403
+    tampered = http.post(
+        "/api/v1/ci/github",
+        content=body.replace(b"failure", b"success"),
+        headers={**headers, "X-Hub-Signature-256": signature},
+    )
+    assert tampered.status_code == 403
+    with runtime.store.unit_of_work() as uow:
+        assert uow.count_signals() == 0  # rejected deliveries are stored nowhere
+    ok = http.post(
+        "/api/v1/ci/github", content=body, headers={**headers, "X-Hub-Signature-256": signature}
+    )
+    assert ok.status_code == 200 and ok.json()["accepted"] == 1 and ok.json()["opened"]
+    replay = http.post(
+        "/api/v1/ci/github", content=body, headers={**headers, "X-Hub-Signature-256": signature}
+    )
+    assert replay.status_code == 409
+    with runtime.store.unit_of_work() as uow:
+        assert uow.count_signals() == 1
+    other = http.post(
+        "/api/v1/ci/github",
+        content=b"{}",
+        headers={
+            "X-GitHub-Event": "push",
+            "X-GitHub-Delivery": "d-2",
+            "X-Hub-Signature-256": "sha256="
+            + hmac.new(b"gh-secret", b"{}", hashlib.sha256).hexdigest(),
+        },
+    )
+    assert other.status_code == 202
+
+
+def test_gitlab_token_and_unconfigured_sources(runtime: Runtime) -> None:
+    from arf.api.server import WebhookSecrets
+    from tests.conftest import REPO
+
+    body = (REPO / "tests" / "data" / "gitlab-pipeline-failed.json").read_bytes()
+    unconfigured = TestClient(create_app(runtime))
+    assert unconfigured.post("/api/v1/ci/gitlab", content=body).status_code == 503
+    http = TestClient(create_app(runtime, secrets=WebhookSecrets(gitlab="gl-token")))
+    assert http.post("/api/v1/ci/gitlab", content=body).status_code == 401
+    assert (
+        http.post("/api/v1/ci/gitlab", content=body, headers={"X-Gitlab-Token": "nope"}).status_code
+        == 403
+    )
+    good = {"X-Gitlab-Token": "gl-token"}
+    assert http.post("/api/v1/ci/gitlab", content=body, headers=good).status_code == 200
+    # no delivery id header: the same body again is recognised as a replay
+    assert http.post("/api/v1/ci/gitlab", content=body, headers=good).status_code == 409

@@ -9,10 +9,12 @@ Errors are RFC 9457 problem+json. A background worker advances incidents every s
 run time, and they name functions local to `create_app`.)
 """
 
+import hashlib
 import hmac
 import json
 import os
 import threading
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import uvicorn
@@ -46,7 +48,28 @@ class Answer(BaseModel):
     plan_hash: str | None = None
 
 
-def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
+@dataclass(frozen=True)
+class WebhookSecrets:
+    """Shared secrets for webhook senders; a source without one is refused (503)."""
+
+    bearer: str | None = None  # Alertmanager, CloudEvents, scanners: `Authorization: Bearer`
+    github: str | None = None  # GitHub: HMAC-SHA256 of the body in X-Hub-Signature-256
+    gitlab: str | None = None  # GitLab: X-Gitlab-Token
+
+    @classmethod
+    def from_environment(cls) -> "WebhookSecrets":
+        return cls(
+            bearer=os.environ.get("ARF_WEBHOOK_TOKEN") or None,
+            github=os.environ.get("ARF_GITHUB_WEBHOOK_SECRET") or None,
+            gitlab=os.environ.get("ARF_GITLAB_WEBHOOK_TOKEN") or None,
+        )
+
+
+def create_app(
+    runtime: Runtime, webhook_token: str | None = None, secrets: WebhookSecrets | None = None
+) -> FastAPI:
+    secrets = secrets or WebhookSecrets(bearer=webhook_token)
+    webhook_token = secrets.bearer
     app = FastAPI(title="ARF", version="0.1.0")
     ingestor = Ingestor(runtime)
     lock = threading.Lock()  # one writer at a time within this process
@@ -105,6 +128,76 @@ def create_app(runtime: Runtime, webhook_token: str | None = None) -> FastAPI:
                 "rejected": [{"index": i, "reason": r} for i, r in report.rejected],
             },
         )
+
+    async def _raw_body(request: Request) -> bytes:
+        body = await request.body()
+        if len(body) > MAX_BODY_BYTES:
+            raise InputError(f"payload of {len(body)} bytes is over the {MAX_BODY_BYTES} limit")
+        return body
+
+    def _parse(body: bytes) -> Any:
+        try:
+            return json.loads(body)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise InputError(f"malformed JSON: {exc}") from exc
+
+    def _signed_ingest(source: str, body: bytes, delivery: str | None) -> JSONResponse:
+        # Without a delivery id, the body's digest stands in: the same body twice is a replay.
+        delivery_id = delivery or "sha256:" + hashlib.sha256(body).hexdigest()
+        with lock:
+            report = ingestor.ingest("ci", _parse(body), delivery=(source, delivery_id))
+        if report.replayed:
+            return problem(
+                409,
+                "replayed delivery",
+                f"delivery {delivery_id} was already processed; nothing was stored",
+            )
+        return JSONResponse(
+            {
+                "accepted": report.accepted,
+                "resolved": report.resolved,
+                "duplicates": report.duplicates,
+                "opened": report.opened,
+            }
+        )
+
+    @app.post("/api/v1/ci/github")
+    async def github(
+        request: Request,
+        x_hub_signature_256: Annotated[str | None, Header()] = None,
+        x_github_delivery: Annotated[str | None, Header()] = None,
+        x_github_event: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        if secrets.github is None:
+            return problem(
+                503, "not configured", "set ARF_GITHUB_WEBHOOK_SECRET to accept GitHub deliveries"
+            )
+        body = await _raw_body(request)
+        if not x_hub_signature_256:
+            return problem(401, "unauthorized", "X-Hub-Signature-256 is missing")
+        expected = "sha256=" + hmac.new(secrets.github.encode(), body, hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(x_hub_signature_256, expected):
+            return problem(403, "forbidden", "X-Hub-Signature-256 does not match the body")
+        if x_github_event not in ("workflow_run", "check_run"):
+            return JSONResponse(status_code=202, content={"ignored": x_github_event})
+        return _signed_ingest("github", body, x_github_delivery)
+
+    @app.post("/api/v1/ci/gitlab")
+    async def gitlab(
+        request: Request,
+        x_gitlab_token: Annotated[str | None, Header()] = None,
+        x_gitlab_event_uuid: Annotated[str | None, Header()] = None,
+    ) -> JSONResponse:
+        if secrets.gitlab is None:
+            return problem(
+                503, "not configured", "set ARF_GITLAB_WEBHOOK_TOKEN to accept GitLab deliveries"
+            )
+        body = await _raw_body(request)
+        if not x_gitlab_token:
+            return problem(401, "unauthorized", "X-Gitlab-Token is missing")
+        if not hmac.compare_digest(x_gitlab_token, secrets.gitlab):
+            return problem(403, "forbidden", "X-Gitlab-Token is wrong")
+        return _signed_ingest("gitlab", body, x_gitlab_event_uuid)
 
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
@@ -193,7 +286,7 @@ class Worker(threading.Thread):
 
 def serve(settings: Settings, host: str, port: int) -> None:
     runtime = build_runtime(settings, clock=SystemClock())
-    app = create_app(runtime, os.environ.get("ARF_WEBHOOK_TOKEN") or None)
+    app = create_app(runtime, secrets=WebhookSecrets.from_environment())
     worker = Worker(runtime, app.state.lock)
     worker.start()
     try:

@@ -25,6 +25,7 @@ from arf.signals import (
     alertmanager,
     changes,
     checkov,
+    cicd,
     kubernetes_events,
     logs,
     sarif,
@@ -42,6 +43,7 @@ FORMATS = (
     "sarif",
     "kubernetes",
     "terraform-plan",
+    "ci",
     "logs",
 )
 
@@ -55,6 +57,7 @@ class IngestReport:
     rejected: list[tuple[int, str]] = field(default_factory=list)
     opened: list[str] = field(default_factory=list)
     attached: list[str] = field(default_factory=list)
+    replayed: bool = False
 
     def summary(self) -> str:
         parts = [
@@ -82,6 +85,8 @@ def detect_format(payload: object) -> str:
         return "kubernetes"
     if terraform_plan.looks_like_terraform_plan(payload):
         return "terraform-plan"
+    if cicd.looks_like_cicd(payload):
+        return "ci"
     raise InputError(
         "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent,"
         " Checkov JSON, SARIF, Kubernetes events or a Terraform plan); pass --format"
@@ -124,13 +129,19 @@ class Ingestor:
             return kubernetes_events.parse_events(payload, now)
         if fmt == "terraform-plan":
             return terraform_plan.parse_plan(payload, now)
+        if fmt == "ci":
+            return cicd.parse_cicd(payload, now)
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
             return logs.parse_lines(payload.splitlines(), now)
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
-    def ingest(self, fmt: str, payload: JsonValue) -> IngestReport:
+    def ingest(
+        self, fmt: str, payload: JsonValue, delivery: tuple[str, str] | None = None
+    ) -> IngestReport:
+        """Parse, redact and store one delivery. With `delivery` (source, id), a delivery id
+        seen before is a replay: nothing is stored and the report says so."""
         parsed = self.parse(fmt, payload)
         report = IngestReport(rejected=list(parsed.rejected))
         redacted: list[Signal] = []
@@ -139,8 +150,11 @@ class Ingestor:
                 redacted.append(self._rt.redactor.redact_signal(signal))
             except Exception as exc:  # noqa: BLE001 - refuse the item, keep the batch
                 report.rejected.append((index, f"redaction failed: {exc.__class__.__name__}"))
-        if redacted:
-            with self._rt.store.unit_of_work() as uow:
+        with self._rt.store.unit_of_work() as uow:
+            if delivery is not None and not uow.claim_delivery(*delivery, self._rt.clock.now()):
+                report.replayed = True
+                return report
+            if redacted:
                 self.store_signals(uow, redacted, report)
         return report
 
@@ -168,7 +182,11 @@ class Ingestor:
         attached: dict[str, list[Signal]] = {}
         for signal in signals:
             fingerprint = signal.fingerprint
-            if signal.status is SignalStatus.RESOLVED and signal.kind.value in ("alert", "finding"):
+            if signal.status is SignalStatus.RESOLVED and signal.kind.value in (
+                "alert",
+                "finding",
+                "event",
+            ):
                 stored = firing.pop(fingerprint, None)
                 fresh = batch_firing.pop(fingerprint, None)
                 target = stored.signal.signal_id if stored else (fresh.signal_id if fresh else None)

@@ -93,13 +93,42 @@ ledger = Table(
 )
 
 
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("source", String(100), primary_key=True),
+    Column("delivery_id", String(200), primary_key=True),
+    Column("received_at", String(40), nullable=False),
+)
+
+INITIAL_TABLES = (
+    incidents,
+    signals,
+    snapshots,
+    diagnoses,
+    decisions,
+    approvals,
+    executions,
+    verifications,
+    notifications,
+    ledger,
+)
+
+
 def _migration_1(conn: Connection) -> None:
-    metadata.create_all(conn)
+    metadata.create_all(conn, tables=list(INITIAL_TABLES))
+
+
+def _migration_2(conn: Connection) -> None:
+    deliveries.create(conn, checkfirst=True)
 
 
 Migration = tuple[int, str, Callable[[Connection], None]]
 
-MIGRATIONS: tuple[Migration, ...] = ((1, "initial schema", _migration_1),)
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, "initial schema", _migration_1),
+    (2, "webhook deliveries seen (replay protection)", _migration_2),
+)
 
 
 def migrate(conn: Connection) -> list[int]:

@@ -201,6 +201,23 @@ class SqlUnitOfWork:
             "record": canonical_json(signal),
         }
 
+    def claim_delivery(self, source: str, delivery_id: str, at: datetime) -> bool:
+        """Record a webhook delivery id; False when it was seen before (a replay)."""
+        seen = self._conn.execute(
+            select(schema.deliveries.c.delivery_id).where(
+                schema.deliveries.c.source == source,
+                schema.deliveries.c.delivery_id == delivery_id,
+            )
+        ).first()
+        if seen is not None:
+            return False
+        self._conn.execute(
+            insert(schema.deliveries).values(
+                source=source, delivery_id=delivery_id, received_at=_ts(at)
+            )
+        )
+        return True
+
     def signals_for_incident(self, incident_id: str) -> list[StoredSignalRow]:
         rows = self._conn.execute(
             select(schema.signals)
