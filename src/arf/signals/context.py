@@ -16,6 +16,9 @@ class ContextRules:
     token_budget: int = 6_000
     change_lookback: timedelta = timedelta(minutes=30)
     topology_hops: int = 2
+    # Share of the budget kept for recent changes, so a storm of symptoms cannot crowd out
+    # what changed (changes are ranked among themselves by closeness and lead time).
+    change_share: float = 0.3
 
 
 def evidence_id_for(signal_id: str) -> str:
@@ -33,9 +36,47 @@ def _relevance(
     score = 0.35 * severity + 0.25 * closeness + 0.2 * recency + (0.2 if attached else 0.0)
     if signal.kind is SignalKind.CHANGE:
         lead = (impact_start - signal.observed_at).total_seconds() / 60
-        if 0 <= lead <= 30:
-            score = max(score, 0.9 - lead / 100)
+        if -1 <= lead <= 30:  # shortly before the impact began, on or near the failing path
+            score = max(score, 0.55 + 0.35 * closeness - max(lead, 0) / 200)
     return round(min(1.0, score), 4)
+
+
+def fold_key(signal_kind: SignalKind, item: Evidence) -> tuple[str, ...]:
+    """Evidence that says the same thing again (the same alert on the same service, the same
+    log template) folds into one item with a count; every change stays on its own."""
+    target = item.service or item.resource or ""
+    attributes = item.attributes
+    if signal_kind is SignalKind.ALERT:
+        return ("alert", target, str(attributes.get("alertname", "")), item.status.value)
+    if signal_kind is SignalKind.LOG:
+        return ("log", target, str(attributes.get("template", item.summary)))
+    if signal_kind is SignalKind.EVENT:
+        return ("event", target, str(attributes.get("reason", "")), item.status.value)
+    return ("single", item.evidence_id)
+
+
+def _fold(items: list[Evidence]) -> list[Evidence]:
+    groups: dict[tuple[str, ...], list[Evidence]] = {}
+    for item in items:
+        groups.setdefault(fold_key(item.kind, item), []).append(item)
+    folded: list[Evidence] = []
+    for members in groups.values():
+        if len(members) == 1:
+            folded.append(members[0])
+            continue
+        best = max(members, key=lambda e: (e.relevance, -e.observed_at.timestamp()))
+        folded.append(
+            best.model_copy(
+                update={
+                    "observed_at": min(e.observed_at for e in members),  # the onset matters
+                    "occurrences": sum(e.occurrences for e in members),
+                    "provenance": tuple(p for e in members[:5] for p in e.provenance),
+                    "summary": f"{best.summary} (and {len(members) - 1} similar)"[:2000],
+                    "attributes": {**best.attributes, "folded": len(members)},
+                }
+            )
+        )
+    return folded
 
 
 def _evidence(stored: StoredSignal, relevance: float) -> Evidence:
@@ -55,6 +96,39 @@ def _evidence(stored: StoredSignal, relevance: float) -> Evidence:
         provenance=(signal.signal_id,),
         attributes=dict(signal.attributes),
     )
+
+
+def _rank(item: Evidence) -> tuple[float, datetime, str]:
+    return (-item.relevance, item.observed_at, item.evidence_id)
+
+
+def _within_budget(
+    items: list[Evidence], counter: TokenCounter, rules: ContextRules
+) -> tuple[list[Evidence], list[str], int]:
+    """Keep the most relevant evidence within the token budget. Changes first get a reserved
+    share; what does not fit there competes with everything else by relevance."""
+    kept: list[Evidence] = []
+    used = 0
+    reserve = int(rules.token_budget * rules.change_share)
+    overflow: list[Evidence] = []
+    for item in sorted((e for e in items if e.kind is SignalKind.CHANGE), key=_rank):
+        cost = counter.count(canonical_json(item))
+        if used + cost <= reserve:
+            kept.append(item)
+            used += cost
+        else:
+            overflow.append(item)
+    cut: list[str] = []
+    rest = overflow + [e for e in items if e.kind is not SignalKind.CHANGE]
+    for item in sorted(rest, key=_rank):
+        cost = counter.count(canonical_json(item))
+        if used + cost <= rules.token_budget:
+            kept.append(item)
+            used += cost
+        else:
+            cut.append(item.evidence_id)
+    kept.sort(key=_rank)
+    return kept, cut, used
 
 
 def distance_to(
@@ -90,17 +164,7 @@ def assemble(
             distance = distance_to(target, incident.services, topology, rules.topology_hops)
             relevance = _relevance(stored, is_attached, distance, incident.impact_started_at, now)
             scored.append(_evidence(stored, relevance))
-    scored.sort(key=lambda e: (-e.relevance, e.observed_at, e.evidence_id))
-    kept: list[Evidence] = []
-    cut: list[str] = []
-    used = 0
-    for item in scored:
-        cost = counter.count(canonical_json(item))
-        if used + cost <= rules.token_budget:
-            kept.append(item)
-            used += cost
-        else:
-            cut.append(item.evidence_id)
+    kept, cut, used = _within_budget(_fold(scored), counter, rules)
     area: set[str] = set()
     for service in incident.services:
         area |= topology.neighbourhood(service, rules.topology_hops) | {service}

@@ -20,6 +20,7 @@ def signal(
     minutes: float = 0,
     severity: Severity = Severity.CRITICAL,
     sid: str = "",
+    alertname: str = "HighErrorRate",
 ) -> Signal:
     when = AT + timedelta(minutes=minutes)
     return Signal(
@@ -34,6 +35,7 @@ def signal(
         observed_at=when,
         received_at=when,
         payload_digest="d",
+        attributes={"alertname": alertname},
     )
 
 
@@ -77,7 +79,13 @@ def test_context_is_bounded_ranked_and_records_what_was_cut() -> None:
     attached = [Stored(signal("checkout", sid="sig-root"), "INC-1", 1, AT)]
     noise = [
         Stored(
-            signal("frontend", SignalKind.LOG, minutes=1, severity=Severity.HIGH, sid=f"sig-n{i}"),
+            signal(
+                "frontend",
+                minutes=1,
+                severity=Severity.HIGH,
+                sid=f"sig-n{i}",
+                alertname=f"Noise{chr(65 + i % 26)}{chr(65 + i // 26)}",
+            ),
             None,
             1,
             AT,
@@ -97,7 +105,7 @@ def test_context_is_bounded_ranked_and_records_what_was_cut() -> None:
     assert snapshot.token_count <= 1_000
     assert snapshot.cut  # something had to go
     assert snapshot.evidence[0].evidence_id == "ev-root"  # attached root evidence ranks first
-    assert len(snapshot.evidence) + len(snapshot.cut) == 201
+    assert len(snapshot.evidence) + len(snapshot.cut) == 201  # 200 distinct alert names
     assert snapshot.content_hash() == snapshot.model_copy().content_hash()
 
 
@@ -106,3 +114,44 @@ def test_independent_siblings_stay_apart_but_dependencies_join() -> None:
     # auth and checkout share a caller (frontend) but neither depends on the other
     assert choose_incident(signal("auth", minutes=1), [open_incident], TOPOLOGY, RULES) is None
     assert choose_incident(signal("payments", minutes=1), [open_incident], TOPOLOGY, RULES)
+
+
+def test_repeats_of_the_same_alert_fold_into_one_item_with_the_earliest_onset() -> None:
+    same = [
+        Stored(signal("checkout", minutes=i, sid=f"sig-r{i}"), "INC-1", 2, AT) for i in range(50)
+    ]
+    snapshot = assemble(
+        incident(("checkout",)),
+        same,
+        [],
+        TOPOLOGY,
+        ApproxTokenCounter(),
+        ContextRules(),
+        1,
+        AT + timedelta(minutes=60),
+    )
+    (item,) = snapshot.evidence
+    assert item.occurrences == 100 and item.attributes["folded"] == 50
+    assert item.observed_at == AT
+
+
+def test_changes_keep_their_share_of_the_budget_in_a_storm() -> None:
+    storm = [
+        Stored(signal("checkout", sid=f"sig-s{i}", alertname=f"Decoy{i}"), "INC-1", 1, AT)
+        for i in range(300)
+    ]
+    change = signal(
+        "checkout", SignalKind.CHANGE, minutes=-5, severity=Severity.INFO, sid="sig-change"
+    )
+    snapshot = assemble(
+        incident(("checkout",)),
+        storm,
+        [Stored(change, None, 1, AT)],
+        TOPOLOGY,
+        ApproxTokenCounter(),
+        ContextRules(),
+        1,
+        AT + timedelta(minutes=2),
+    )
+    assert "ev-change" in snapshot.evidence_ids()
+    assert snapshot.token_count <= 6_000 and len(snapshot.cut) > 200
