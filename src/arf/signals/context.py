@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 from arf.core.canonical import canonical_json
 from arf.core.ports import StoredSignal, TokenCounter, Topology
 from arf.core.records import ContextSnapshot, Evidence, Incident, SignalKind
+from arf.signals.correlate import root_candidates
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,7 @@ def evidence_id_for(signal_id: str) -> str:
 
 
 def _relevance(
-    stored: StoredSignal, attached: bool, distance: int, impact_start: datetime, now: datetime
+    stored: StoredSignal, attached: bool, distance: int, opened_at: datetime, now: datetime
 ) -> float:
     signal = stored.signal
     severity = signal.severity.rank / 4
@@ -35,9 +37,11 @@ def _relevance(
     recency = 1.0 / (1 + age_minutes / 30)
     score = 0.35 * severity + 0.25 * closeness + 0.2 * recency + (0.2 if attached else 0.0)
     if signal.kind is SignalKind.CHANGE:
-        lead = (impact_start - signal.observed_at).total_seconds() / 60
-        if -1 <= lead <= 30:  # shortly before the impact began, on or near the failing path
-            score = max(score, 0.55 + 0.35 * closeness - max(lead, 0) / 200)
+        # Lead time to the incident's opening, which old or unrelated alerts cannot move
+        # (they can pull the impact start earlier, past the change that caused it).
+        lead = (opened_at - signal.observed_at).total_seconds() / 60
+        if 0 <= lead <= 30:  # shortly before the incident, on or near the failing path
+            score = max(score, 0.55 + 0.35 * closeness - lead / 200)
     return round(min(1.0, score), 4)
 
 
@@ -65,9 +69,13 @@ def _fold(items: list[Evidence]) -> list[Evidence]:
             folded.append(members[0])
             continue
         best = max(members, key=lambda e: (e.relevance, -e.observed_at.timestamp()))
+        # Novelty: the hundredth copy of a symptom says little, so a storm's group ranks below
+        # a signal seen once or a few times.
+        novelty = 1.0 / (1.0 + 0.15 * math.log2(len(members)))
         folded.append(
             best.model_copy(
                 update={
+                    "relevance": round(best.relevance * novelty, 4),
                     "observed_at": min(e.observed_at for e in members),  # the onset matters
                     "occurrences": sum(e.occurrences for e in members),
                     "provenance": tuple(p for e in members[:5] for p in e.provenance),
@@ -155,14 +163,18 @@ def assemble(
     """Rank evidence by relevance and keep what fits the token budget; record what was cut."""
     seen: set[str] = set()
     scored: list[Evidence] = []
+    # Changes are measured from where the cause may lie (the incident's root candidates), so a
+    # deploy of a service that only shows symptoms ranks below one on the failing dependency.
+    roots = tuple(root_candidates(incident, topology))
     for group, is_attached in ((attached, True), (nearby, False)):
         for stored in group:
             if stored.signal.signal_id in seen:
                 continue
             seen.add(stored.signal.signal_id)
             target = stored.signal.service or stored.signal.resource
-            distance = distance_to(target, incident.services, topology, rules.topology_hops)
-            relevance = _relevance(stored, is_attached, distance, incident.impact_started_at, now)
+            anchors = roots if stored.signal.kind is SignalKind.CHANGE else incident.services
+            distance = distance_to(target, anchors, topology, rules.topology_hops)
+            relevance = _relevance(stored, is_attached, distance, incident.opened_at, now)
             scored.append(_evidence(stored, relevance))
     kept, cut, used = _within_budget(_fold(scored), counter, rules)
     area: set[str] = set()
