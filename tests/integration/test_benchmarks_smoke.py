@@ -30,3 +30,10 @@ def test_storm_benchmark_quick_run() -> None:
 
     results = storm_main(["--quick"])
     assert results["1_failure_incidents"] == 1 and results["2_failure_incidents"] == 2
+
+
+def test_context_benchmark_quick_run() -> None:
+    from benchmarks.context import main as context_main
+
+    results = context_main(["--quick"])
+    assert results["evidence_kept"] > 0 and results["token_count"] <= 6_000

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from arf.core.canonical import canonical_json
 from arf.core.ports import StoredSignal, TokenCounter, Topology
-from arf.core.records import ContextSnapshot, Evidence, Incident, SignalKind
+from arf.core.records import ContextSnapshot, Evidence, Incident, Signal, SignalKind
 from arf.signals.correlate import root_candidates
 
 
@@ -45,50 +45,37 @@ def _relevance(
     return round(min(1.0, score), 4)
 
 
-def fold_key(signal_kind: SignalKind, item: Evidence) -> tuple[str, ...]:
-    """Evidence that says the same thing again (the same alert on the same service, the same
-    log template) folds into one item with a count; every change stays on its own."""
-    target = item.service or item.resource or ""
-    attributes = item.attributes
-    if signal_kind is SignalKind.ALERT:
-        return ("alert", target, str(attributes.get("alertname", "")), item.status.value)
-    if signal_kind is SignalKind.LOG:
-        return ("log", target, str(attributes.get("template", item.summary)))
-    if signal_kind is SignalKind.EVENT:
-        return ("event", target, str(attributes.get("reason", "")), item.status.value)
-    return ("single", item.evidence_id)
+def fold_key(signal: Signal) -> tuple[str, ...]:
+    """Signals that say the same thing again (the same alert on the same service, the same
+    log template, the same event reason) fold into one item with a count; every change and
+    finding stays on its own."""
+    target = signal.service or signal.resource or ""
+    attributes = signal.attributes
+    if signal.kind is SignalKind.ALERT:
+        return ("alert", target, str(attributes.get("alertname", "")), signal.status.value)
+    if signal.kind is SignalKind.LOG:
+        return ("log", target, str(attributes.get("template", signal.title)))
+    if signal.kind is SignalKind.EVENT:
+        return ("event", target, str(attributes.get("reason", "")), signal.status.value)
+    return ("single", signal.signal_id)
 
 
-def _fold(items: list[Evidence]) -> list[Evidence]:
-    groups: dict[tuple[str, ...], list[Evidence]] = {}
-    for item in items:
-        groups.setdefault(fold_key(item.kind, item), []).append(item)
-    folded: list[Evidence] = []
-    for members in groups.values():
-        if len(members) == 1:
-            folded.append(members[0])
-            continue
-        best = max(members, key=lambda e: (e.relevance, -e.observed_at.timestamp()))
+def _evidence(members: list[tuple[float, StoredSignal]]) -> Evidence:
+    """One evidence item for a group of scored signals (usually a group of one)."""
+    relevance, best = max(members, key=lambda m: (m[0], -m[1].signal.observed_at.timestamp()))
+    signal = best.signal
+    summary, attributes = signal.title, dict(signal.attributes)
+    observed_at, occurrences = signal.observed_at, best.occurrences
+    provenance: tuple[str, ...] = (signal.signal_id,)
+    if len(members) > 1:
         # Novelty: the hundredth copy of a symptom says little, so a storm's group ranks below
-        # a signal seen once or a few times.
-        novelty = 1.0 / (1.0 + 0.15 * math.log2(len(members)))
-        folded.append(
-            best.model_copy(
-                update={
-                    "relevance": round(best.relevance * novelty, 4),
-                    "observed_at": min(e.observed_at for e in members),  # the onset matters
-                    "occurrences": sum(e.occurrences for e in members),
-                    "provenance": tuple(p for e in members[:5] for p in e.provenance),
-                    "summary": f"{best.summary} (and {len(members) - 1} similar)"[:2000],
-                    "attributes": {**best.attributes, "folded": len(members)},
-                }
-            )
-        )
-    return folded
-
-
-def _evidence(stored: StoredSignal, relevance: float) -> Evidence:
-    signal = stored.signal
+        # a signal seen once or a few times; the group keeps the earliest onset.
+        relevance = round(relevance / (1.0 + 0.15 * math.log2(len(members))), 4)
+        observed_at = min(m[1].signal.observed_at for m in members)
+        occurrences = sum(m[1].occurrences for m in members)
+        provenance = tuple(m[1].signal.signal_id for m in members[:5])
+        summary = f"{signal.title} (and {len(members) - 1} similar)"[:2000]
+        attributes["folded"] = len(members)
     return Evidence(
         evidence_id=evidence_id_for(signal.signal_id),
         kind=signal.kind,
@@ -97,12 +84,12 @@ def _evidence(stored: StoredSignal, relevance: float) -> Evidence:
         resource=signal.resource,
         severity=signal.severity,
         status=signal.status,
-        summary=signal.title,
-        observed_at=signal.observed_at,
+        summary=summary,
+        observed_at=observed_at,
         relevance=relevance,
-        occurrences=stored.occurrences,
-        provenance=(signal.signal_id,),
-        attributes=dict(signal.attributes),
+        occurrences=occurrences,
+        provenance=provenance,
+        attributes=attributes,
     )
 
 
@@ -162,21 +149,29 @@ def assemble(
 ) -> ContextSnapshot:
     """Rank evidence by relevance and keep what fits the token budget; record what was cut."""
     seen: set[str] = set()
-    scored: list[Evidence] = []
+    groups: dict[tuple[str, ...], list[tuple[float, StoredSignal]]] = {}
     # Changes are measured from where the cause may lie (the incident's root candidates), so a
     # deploy of a service that only shows symptoms ranks below one on the failing dependency.
     roots = tuple(root_candidates(incident, topology))
+    distances: dict[tuple[str | None, bool], int] = {}
     for group, is_attached in ((attached, True), (nearby, False)):
         for stored in group:
-            if stored.signal.signal_id in seen:
+            signal = stored.signal
+            if signal.signal_id in seen:
                 continue
-            seen.add(stored.signal.signal_id)
-            target = stored.signal.service or stored.signal.resource
-            anchors = roots if stored.signal.kind is SignalKind.CHANGE else incident.services
-            distance = distance_to(target, anchors, topology, rules.topology_hops)
+            seen.add(signal.signal_id)
+            target = signal.service or signal.resource
+            is_change = signal.kind is SignalKind.CHANGE
+            distance = distances.get((target, is_change))
+            if distance is None:
+                anchors = roots if is_change else incident.services
+                distance = distance_to(target, anchors, topology, rules.topology_hops)
+                distances[(target, is_change)] = distance
             relevance = _relevance(stored, is_attached, distance, incident.opened_at, now)
-            scored.append(_evidence(stored, relevance))
-    kept, cut, used = _within_budget(_fold(scored), counter, rules)
+            groups.setdefault(fold_key(signal), []).append((relevance, stored))
+    kept, cut, used = _within_budget(
+        [_evidence(members) for members in groups.values()], counter, rules
+    )
     area: set[str] = set()
     for service in incident.services:
         area |= topology.neighbourhood(service, rules.topology_hops) | {service}
