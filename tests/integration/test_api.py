@@ -45,7 +45,8 @@ def test_webhook_accepts_real_payload_and_rejects_malformed(
 def test_webhook_token_is_enforced(runtime: Runtime, shared_data: Path) -> None:
     http = client(runtime, webhook_token="hook-secret")
     body = (shared_data / "alertmanager" / "firing.json").read_text()
-    assert http.post("/api/v1/alerts/alertmanager", content=body).status_code == 403
+    missing = http.post("/api/v1/alerts/alertmanager", content=body)
+    assert missing.status_code == 401 and "Bearer" in missing.headers["www-authenticate"]
     wrong = {"Authorization": "Bearer nope"}
     assert http.post("/api/v1/alerts/alertmanager", content=body, headers=wrong).status_code == 403
     with runtime.store.unit_of_work() as uow:
@@ -146,3 +147,36 @@ def test_gitlab_token_and_unconfigured_sources(runtime: Runtime) -> None:
     assert http.post("/api/v1/ci/gitlab", content=body, headers=good).status_code == 200
     # no delivery id header: the same body again is recognised as a replay
     assert http.post("/api/v1/ci/gitlab", content=body, headers=good).status_code == 409
+
+
+def test_basic_auth_and_binary_mode_cloudevents(runtime: Runtime) -> None:
+    import base64
+
+    from arf.api.server import WebhookSecrets
+
+    http = TestClient(create_app(runtime, secrets=WebhookSecrets(basic="am:s3cret")))
+    data = {"from": "1.4.2", "to": "1.5.0"}
+    headers = {
+        "ce-specversion": "1.0",
+        "ce-id": "d-77",
+        "ce-source": "ci/deployer",
+        "ce-type": "dev.arf.change.deploy",
+        "ce-subject": "checkout",
+        "ce-time": "2026-03-02T10:00:00Z",
+    }
+    assert http.post("/api/v1/events", json=data, headers=headers).status_code == 401
+    wrong = base64.b64encode(b"am:nope").decode()
+    assert (
+        http.post(
+            "/api/v1/events", json=data, headers={**headers, "Authorization": f"Basic {wrong}"}
+        ).status_code
+        == 403
+    )
+    good = base64.b64encode(b"am:s3cret").decode()
+    response = http.post(
+        "/api/v1/events", json=data, headers={**headers, "Authorization": f"Basic {good}"}
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 1
+    with runtime.store.engine.connect() as conn:
+        record = conn.exec_driver_sql("select record from signals").scalar_one()
+    assert '"to":"1.5.0"' in record and '"service":"checkout"' in record

@@ -9,6 +9,7 @@ Errors are RFC 9457 problem+json. A background worker advances incidents every s
 run time, and they name functions local to `create_app`.)
 """
 
+import base64
 import hashlib
 import hmac
 import json
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Depends, FastAPI, Header, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
@@ -53,6 +54,7 @@ class WebhookSecrets:
     """Shared secrets for webhook senders; a source without one is refused (503)."""
 
     bearer: str | None = None  # Alertmanager, CloudEvents, scanners: `Authorization: Bearer`
+    basic: str | None = None  # or HTTP basic auth, as `user:password`
     github: str | None = None  # GitHub: HMAC-SHA256 of the body in X-Hub-Signature-256
     gitlab: str | None = None  # GitLab: X-Gitlab-Token
 
@@ -60,19 +62,32 @@ class WebhookSecrets:
     def from_environment(cls) -> "WebhookSecrets":
         return cls(
             bearer=os.environ.get("ARF_WEBHOOK_TOKEN") or None,
+            basic=os.environ.get("ARF_WEBHOOK_BASIC_AUTH") or None,
             github=os.environ.get("ARF_GITHUB_WEBHOOK_SECRET") or None,
             gitlab=os.environ.get("ARF_GITLAB_WEBHOOK_TOKEN") or None,
         )
+
+
+def _basic(credentials: str | None) -> str | None:
+    return base64.b64encode(credentials.encode()).decode() if credentials else None
 
 
 def create_app(
     runtime: Runtime, webhook_token: str | None = None, secrets: WebhookSecrets | None = None
 ) -> FastAPI:
     secrets = secrets or WebhookSecrets(bearer=webhook_token)
-    webhook_token = secrets.bearer
     app = FastAPI(title="ARF", version="0.1.0")
     ingestor = Ingestor(runtime)
     lock = threading.Lock()  # one writer at a time within this process
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
+        response = problem(
+            exc.status_code, "unauthorized" if exc.status_code == 401 else "error", str(exc.detail)
+        )
+        for name, value in (exc.headers or {}).items():
+            response.headers[name] = value
+        return response
 
     @app.exception_handler(ArfError)
     async def _arf_error(_request: Request, exc: ArfError) -> JSONResponse:
@@ -101,11 +116,19 @@ def create_app(
         return None
 
     def webhook_auth(authorization: Annotated[str | None, Header()] = None) -> None:
-        if webhook_token is None:
+        """Bearer token or HTTP basic auth, whichever is configured (Alertmanager offers both)."""
+        if secrets.bearer is None and secrets.basic is None:
             return
-        supplied = _bearer(authorization) or ""
-        if not hmac.compare_digest(supplied, webhook_token):
-            raise AuthError("missing or wrong webhook token")
+        if not authorization:
+            raise HTTPException(
+                status_code=401,
+                detail="credentials are missing",
+                headers={"WWW-Authenticate": "Bearer, Basic"},
+            )
+        scheme, _, value = authorization.partition(" ")
+        expected = {"bearer": secrets.bearer, "basic": _basic(secrets.basic)}.get(scheme.lower())
+        if expected is None or not hmac.compare_digest(value.strip(), expected):
+            raise AuthError("wrong webhook credentials")
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> Identity:
         return operations.identify(runtime, _bearer(authorization) or "")
@@ -209,7 +232,15 @@ def create_app(
 
     @app.post("/api/v1/events", dependencies=[Depends(webhook_auth)])
     async def events(request: Request) -> JSONResponse:
-        return _ingest("cloudevent", await _json_body(request))
+        """CloudEvents over HTTP: structured mode (the body is the event) or binary mode
+        (attributes in `ce-*` headers, the body is the event's data)."""
+        if "ce-specversion" not in request.headers:
+            return _ingest("cloudevent", await _json_body(request))
+        event: dict[str, Any] = {
+            name[3:]: value for name, value in request.headers.items() if name.startswith("ce-")
+        }
+        event["data"] = await _json_body(request)
+        return _ingest("cloudevent", event)
 
     @app.post("/api/v1/findings/checkov", dependencies=[Depends(webhook_auth)])
     async def findings(request: Request) -> JSONResponse:
