@@ -163,12 +163,15 @@ def ingest(
         str | None,
         typer.Option("--format", help=f"one of {', '.join(FORMATS)}; detected when omitted"),
     ] = None,
+    service: Annotated[
+        str | None, typer.Option(help="for plain-text logs: the service they come from")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Ingest signals from a file (Alertmanager webhook, CloudEvent, Checkov JSON, logs)."""
     with handled(), _runtime(home) as runtime:
         kind, payload = read_payload_file(file, fmt)
-        report = Ingestor(runtime).ingest(kind, payload)
+        report = Ingestor(runtime).ingest(kind, payload, log_service=service)
         out.print(f"{kind}: {report.summary()}", markup=False, highlight=False)
         for index, reason in report.rejected:
             err.print(f"rejected item {index}: {reason}", markup=False, highlight=False)

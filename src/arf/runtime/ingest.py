@@ -100,7 +100,7 @@ def read_payload_file(path: Path, fmt: str | None) -> tuple[str, JsonValue]:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text") from exc
-    if fmt == "logs" or (fmt is None and path.suffix in (".jsonl", ".log")):
+    if fmt == "logs" or (fmt is None and path.suffix in (".jsonl", ".log", ".txt")):
         return "logs", text
     try:
         payload: JsonValue = json.loads(text)
@@ -115,7 +115,7 @@ class Ingestor:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    def parse(self, fmt: str, payload: JsonValue) -> ParseResult:
+    def parse(self, fmt: str, payload: JsonValue, log_service: str | None = None) -> ParseResult:
         now = self._rt.clock.now()
         if fmt == "alertmanager":
             return alertmanager.parse_webhook(payload, now)
@@ -134,15 +134,19 @@ class Ingestor:
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
-            return logs.parse_lines(payload.splitlines(), now)
+            return logs.parse_lines(payload.splitlines(), now, log_service)
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
     def ingest(
-        self, fmt: str, payload: JsonValue, delivery: tuple[str, str] | None = None
+        self,
+        fmt: str,
+        payload: JsonValue,
+        delivery: tuple[str, str] | None = None,
+        log_service: str | None = None,
     ) -> IngestReport:
         """Parse, redact and store one delivery. With `delivery` (source, id), a delivery id
         seen before is a replay: nothing is stored and the report says so."""
-        parsed = self.parse(fmt, payload)
+        parsed = self.parse(fmt, payload, log_service)
         report = IngestReport(rejected=list(parsed.rejected))
         redacted: list[Signal] = []
         for index, signal in enumerate(parsed.signals):
