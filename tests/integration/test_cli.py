@@ -253,3 +253,23 @@ def test_kubernetes_events_open_an_incident_only_for_failures(tmp_path: Path) ->
     assert [sorted(s["services"]) for s in services] == [["checkout", "orders-db"]]
     again = arf(tmp_path, "ingest", str(sample))
     assert "0 new signal(s)" in again.stdout  # the same events again: repeats, not new
+
+
+def test_generic_json_with_a_mapping_is_ingested_and_redacted(tmp_path: Path) -> None:
+    data = REPO / "tests" / "data"
+    result = arf(
+        tmp_path,
+        "ingest",
+        str(data / "generic-events.json"),
+        "--format",
+        "json",
+        "--mapping",
+        str(data / "generic-mapping.yaml"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "json: 1 new signal(s)" in result.stdout and "1 resolved" in result.stdout
+    with sqlite3.connect(tmp_path / "arf.db") as conn:
+        record = conn.execute("select record from signals").fetchone()[0]
+    assert "abcd1234efgh5678" not in record and "[REDACTED:" in record
+    missing = arf(tmp_path, "ingest", str(data / "generic-events.json"), "--format", "json")
+    assert_one_line_error(missing, "needs a field mapping")

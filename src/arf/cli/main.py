@@ -23,7 +23,7 @@ from arf.runtime import compliance_report, ledger_ops, operations
 from arf.runtime.audit import compliance_of
 from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.demo import prepare_demo_home, run_demo
-from arf.runtime.ingest import FORMATS, Ingestor, read_payload_file
+from arf.runtime.ingest import FORMATS, Ingestor, ParseOptions, read_payload_file
 from arf.runtime.metrics import Metrics, metrics_of
 from arf.runtime.orchestrator import Orchestrator
 from arf.runtime.settings import Settings, load_settings
@@ -166,12 +166,16 @@ def ingest(
     service: Annotated[
         str | None, typer.Option(help="for plain-text logs: the service they come from")
     ] = None,
+    mapping: Annotated[
+        Path | None, typer.Option(help="for --format json: the field mapping (YAML)")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Ingest signals from a file (Alertmanager webhook, CloudEvent, Checkov JSON, logs)."""
     with handled(), _runtime(home) as runtime:
         kind, payload = read_payload_file(file, fmt)
-        report = Ingestor(runtime).ingest(kind, payload, log_service=service)
+        options = ParseOptions.build(service, mapping)
+        report = Ingestor(runtime).ingest(kind, payload, options=options)
         out.print(f"{kind}: {report.summary()}", markup=False, highlight=False)
         for index, reason in report.rejected:
             err.print(f"rejected item {index}: {reason}", markup=False, highlight=False)

@@ -26,6 +26,7 @@ from arf.signals import (
     changes,
     checkov,
     cicd,
+    generic_json,
     kubernetes_events,
     logs,
     sarif,
@@ -33,6 +34,7 @@ from arf.signals import (
 )
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
+from arf.signals.generic_json import JsonMapping
 from arf.signals.normalise import fingerprint
 
 EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
@@ -45,7 +47,19 @@ FORMATS = (
     "terraform-plan",
     "ci",
     "logs",
+    "json",
 )
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    log_service: str | None = None  # plain-text log lines that name no service
+    mapping: JsonMapping | None = None  # the field mapping for the generic JSON format
+
+    @classmethod
+    def build(cls, log_service: str | None, mapping_file: Path | None) -> ParseOptions:
+        mapping = JsonMapping.from_file(mapping_file) if mapping_file else None
+        return cls(log_service=log_service, mapping=mapping)
 
 
 @dataclass
@@ -115,7 +129,10 @@ class Ingestor:
     def __init__(self, runtime: Runtime) -> None:
         self._rt = runtime
 
-    def parse(self, fmt: str, payload: JsonValue, log_service: str | None = None) -> ParseResult:
+    def parse(
+        self, fmt: str, payload: JsonValue, options: ParseOptions | None = None
+    ) -> ParseResult:
+        options = options or ParseOptions()
         now = self._rt.clock.now()
         if fmt == "alertmanager":
             return alertmanager.parse_webhook(payload, now)
@@ -134,7 +151,11 @@ class Ingestor:
         if fmt == "logs":
             if not isinstance(payload, str):
                 raise InputError("logs: expected JSON lines as text")
-            return logs.parse_lines(payload.splitlines(), now, log_service)
+            return logs.parse_lines(payload.splitlines(), now, options.log_service)
+        if fmt == "json":
+            if options.mapping is None:
+                raise InputError("the generic JSON format needs a field mapping (--mapping)")
+            return generic_json.parse_generic(payload, options.mapping, now)
         raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
 
     def ingest(
@@ -142,11 +163,11 @@ class Ingestor:
         fmt: str,
         payload: JsonValue,
         delivery: tuple[str, str] | None = None,
-        log_service: str | None = None,
+        options: ParseOptions | None = None,
     ) -> IngestReport:
         """Parse, redact and store one delivery. With `delivery` (source, id), a delivery id
         seen before is a replay: nothing is stored and the report says so."""
-        parsed = self.parse(fmt, payload, log_service)
+        parsed = self.parse(fmt, payload, options)
         report = IngestReport(rejected=list(parsed.rejected))
         redacted: list[Signal] = []
         for index, signal in enumerate(parsed.signals):
