@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
+import httpx
 import typer
 from rich.console import Console
 from rich.markdown import Markdown
@@ -26,6 +27,7 @@ from arf.runtime.demo import prepare_demo_home, run_demo
 from arf.runtime.ingest import FORMATS, Ingestor, ParseOptions, read_payload_file
 from arf.runtime.metrics import Metrics, metrics_of
 from arf.runtime.orchestrator import Orchestrator
+from arf.runtime.pull import pull_prometheus
 from arf.runtime.settings import Settings, load_settings
 
 app = typer.Typer(
@@ -35,6 +37,8 @@ audit_app = typer.Typer(no_args_is_help=True, help="Audit ledger commands.")
 app.add_typer(audit_app, name="audit")
 report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 app.add_typer(report_app, name="report")
+pull_app = typer.Typer(no_args_is_help=True, help="Pull signals from systems ARF asks.")
+app.add_typer(pull_app, name="pull")
 
 out = Console()
 err = Console(stderr=True)
@@ -181,6 +185,17 @@ def ingest(
             err.print(f"rejected item {index}: {reason}", markup=False, highlight=False)
         if report.rejected and not (report.accepted or report.duplicates or report.resolved):
             raise typer.Exit(1)
+
+
+@pull_app.command("prometheus")
+def pull_prometheus_alerts(
+    url: Annotated[str, typer.Argument(help="Prometheus base URL, e.g. http://127.0.0.1:9090")],
+    home: HomeOption = None,
+) -> None:
+    """Store Prometheus' active (firing) alerts and resolve pulled alerts that are gone."""
+    with handled(), _runtime(home) as runtime, httpx.Client() as client:
+        report = pull_prometheus(runtime, url, client)
+        out.print(f"prometheus: {report.summary()}", markup=False, highlight=False)
 
 
 @app.command("run")

@@ -167,7 +167,12 @@ class Ingestor:
     ) -> IngestReport:
         """Parse, redact and store one delivery. With `delivery` (source, id), a delivery id
         seen before is a replay: nothing is stored and the report says so."""
-        parsed = self.parse(fmt, payload, options)
+        return self.ingest_parsed(self.parse(fmt, payload, options), delivery)
+
+    def ingest_parsed(
+        self, parsed: ParseResult, delivery: tuple[str, str] | None = None
+    ) -> IngestReport:
+        """Redact and store signals that were already parsed (see `ingest`)."""
         report = IngestReport(rejected=list(parsed.rejected))
         redacted: list[Signal] = []
         for index, signal in enumerate(parsed.signals):

@@ -12,7 +12,13 @@ from datetime import datetime
 
 from arf.core.errors import InputError
 from arf.core.records import Signal, SignalKind, SignalStatus
-from arf.signals.normalise import fingerprint, parse_time, payload_digest, severity_from
+from arf.signals.normalise import (
+    fingerprint,
+    label_fingerprint,
+    parse_time,
+    payload_digest,
+    severity_from,
+)
 
 SERVICE_LABELS = ("service", "app", "deployment", "job")
 ENVIRONMENT_LABELS = ("environment", "env")
@@ -54,11 +60,7 @@ def parse_alert(alert: object, index: int, received_at: datetime) -> Signal:
     am_fingerprint = alert.get("fingerprint")
     if am_fingerprint is not None and not isinstance(am_fingerprint, str):
         raise InputError(f"alerts[{index}].fingerprint: expected a string")
-    stable = (
-        "am:" + am_fingerprint
-        if am_fingerprint
-        else "am:" + fingerprint(*(f"{k}={v}" for k, v in sorted(labels.items())))
-    )
+    stable = "am:" + (am_fingerprint or label_fingerprint(labels))
     service = _first(labels, SERVICE_LABELS)
     summary = annotations.get("summary") or annotations.get("description") or alertname
     body = "\n".join(f"{k}: {v}" for k, v in sorted(annotations.items()))

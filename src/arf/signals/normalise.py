@@ -39,6 +39,22 @@ def fingerprint(*parts: str) -> str:
     return sha256_hex("\x1f".join(parts))[:32]
 
 
+_FNV_OFFSET = 14695981039346656037
+_FNV_PRIME = 1099511628211
+
+
+def label_fingerprint(labels: Mapping[str, str]) -> str:
+    """Alertmanager's fingerprint of a label set (FNV-1a 64 over sorted name/value pairs, each
+    followed by the 0xff separator), so alerts pulled from Prometheus and alerts pushed by
+    Alertmanager deduplicate against each other."""
+    value = _FNV_OFFSET
+    for name in sorted(labels):
+        for part in (name, labels[name]):
+            for byte in part.encode() + b"\xff":
+                value = ((value ^ byte) * _FNV_PRIME) & 0xFFFFFFFFFFFFFFFF
+    return f"{value:016x}"
+
+
 def payload_digest(payload: object) -> str:
     return sha256_hex(canonical_json(payload))
 

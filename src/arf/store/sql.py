@@ -148,6 +148,17 @@ class SqlUnitOfWork:
                     found[row.fingerprint] = stored
         return found
 
+    def firing_signals_from(self, source: str) -> list[StoredSignalRow]:
+        """Firing alerts a given source delivered (for sources that report a full picture)."""
+        rows = self._conn.execute(
+            select(schema.signals).where(
+                schema.signals.c.status == SignalStatus.FIRING.value,
+                schema.signals.c.kind == "alert",
+            )
+        )
+        stored = [self._stored(row) for row in rows]
+        return [s for s in stored if s.signal.source == source]
+
     def existing_signal_ids(self, signal_ids: Sequence[str]) -> set[str]:
         found: set[str] = set()
         unique = sorted(set(signal_ids))
