@@ -219,3 +219,21 @@ def test_every_decision_replays_from_its_ledger_record(demo: tuple[Runtime, Demo
             str(r) for r in recorded
         )
         assert str(record["policy_version"]).endswith(runtime.policy.version_hash[:16])
+
+
+def test_snapshots_carry_similar_past_incidents_with_their_outcomes(
+    demo: tuple[Runtime, DemoReport],
+) -> None:
+    runtime, report = demo
+    ids = by_scenario(report)
+    with runtime.store.unit_of_work() as uow:
+        first = uow.latest_snapshot(ids["bad-deploy"][0])
+        compound = uow.latest_snapshot(ids["compound"][0])
+    assert first is not None and first.similar_incidents == ()  # nothing came before it
+    assert compound is not None
+    past = {p.incident_id: p for p in compound.similar_incidents}
+    assert ids["bad-deploy"][0] in past and ids["config-drift"][0] in past
+    earlier = past[ids["bad-deploy"][0]]
+    assert earlier.outcome is Outcome.RESOLVED
+    assert earlier.actions == ("rollback_deploy(checkout)",)
+    assert compound.token_count <= compound.token_budget

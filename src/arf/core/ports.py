@@ -21,6 +21,7 @@ from arf.core.records import (
     IncidentState,
     LedgerEntry,
     Notification,
+    PastIncident,
     PlanStep,
     ServiceInfo,
     Signal,
@@ -148,6 +149,12 @@ class Topology(Protocol):
     def neighbourhood(self, name: str, hops: int) -> frozenset[str]: ...
 
     def related(self, name: str, hops: int) -> frozenset[str]: ...
+
+
+class IncidentHistory(Protocol):
+    """Past incidents and their outcomes, served from the store to layer 1."""
+
+    def similar(self, incident: Incident, limit: int) -> Sequence[PastIncident]: ...
 
 
 class Reasoner(Protocol):

@@ -160,6 +160,18 @@ class Evidence(Record):
     attributes: Params = Field(default_factory=dict)
 
 
+class PastIncident(Record):
+    """An earlier incident like this one, and how it ended (similar-incident memory)."""
+
+    incident_id: Name
+    services: tuple[str, ...]
+    opened_at: AwareDatetime
+    outcome: Outcome
+    cause: ShortText = ""
+    actions: tuple[str, ...] = ()
+    similarity: Confidence
+
+
 class ContextSnapshot(Record):
     """A bounded, immutable view of one incident for the reasoners."""
 
@@ -173,6 +185,7 @@ class ContextSnapshot(Record):
     token_count: int
     token_budget: int
     cut: tuple[str, ...] = ()
+    similar_incidents: tuple[PastIncident, ...] = ()
 
     def content_hash(self) -> str:
         return content_hash(self)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from arf.core.clock import Clock, ManualClock, SystemClock
 from arf.core.ids import IdGenerator, RandomIds
+from arf.core.ports import IncidentHistory
 from arf.core.records import ActionSpec
 from arf.execution.catalog import ActionCatalog, default_actions
 from arf.execution.executor import Executor
@@ -18,6 +19,7 @@ from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
 from arf.reasoning.tokens import ApproxTokenCounter
+from arf.runtime.history import StoreHistory
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
 from arf.signals.correlate import CorrelationRules
@@ -53,6 +55,10 @@ class Runtime:
     correlation: CorrelationRules = field(default_factory=CorrelationRules)
     context_rules: ContextRules = field(default_factory=ContextRules)
     redactor: Redactor = field(default_factory=Redactor)
+
+    @property
+    def history(self) -> IncidentHistory:
+        return StoreHistory(self.store)
 
     @property
     def specs(self) -> dict[str, ActionSpec]:

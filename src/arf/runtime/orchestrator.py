@@ -167,6 +167,7 @@ class Orchestrator:
                 sorted(area), incident.impact_started_at - rules.change_lookback, now
             )
             previous = uow.latest_snapshot(incident.incident_id)
+        similar = self._rt.history.similar(incident, rules.similar_incidents)
         snapshot = assemble(
             incident,
             attached,
@@ -176,6 +177,7 @@ class Orchestrator:
             rules,
             (previous.version + 1) if previous else 1,
             now,
+            similar,
         )
         self._checkpoint("before-commit:context_ready")
         with self._rt.store.unit_of_work() as uow:

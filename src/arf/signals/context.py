@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from arf.core.canonical import canonical_json
 from arf.core.ports import StoredSignal, TokenCounter, Topology
-from arf.core.records import ContextSnapshot, Evidence, Incident, Signal, SignalKind
+from arf.core.records import (
+    ContextSnapshot,
+    Evidence,
+    Incident,
+    PastIncident,
+    Signal,
+    SignalKind,
+)
 from arf.signals.correlate import root_candidates
 
 
@@ -21,6 +28,7 @@ class ContextRules:
     # Share of the budget kept for recent changes, so a storm of symptoms cannot crowd out
     # what changed (changes are ranked among themselves by closeness and lead time).
     change_share: float = 0.3
+    similar_incidents: int = 3
 
 
 def evidence_id_for(signal_id: str) -> str:
@@ -146,8 +154,10 @@ def assemble(
     rules: ContextRules,
     version: int,
     now: datetime,
+    similar: Sequence[PastIncident] = (),
 ) -> ContextSnapshot:
-    """Rank evidence by relevance and keep what fits the token budget; record what was cut."""
+    """Rank evidence by relevance and keep what fits the token budget; record what was cut.
+    Similar past incidents (with their outcomes) come first and count against the budget."""
     seen: set[str] = set()
     groups: dict[tuple[str, ...], list[tuple[float, StoredSignal]]] = {}
     # Changes are measured from where the cause may lie (the incident's root candidates), so a
@@ -169,9 +179,18 @@ def assemble(
                 distances[(target, is_change)] = distance
             relevance = _relevance(stored, is_attached, distance, incident.opened_at, now)
             groups.setdefault(fold_key(signal), []).append((relevance, stored))
+    memory: list[PastIncident] = []
+    memory_cost = 0
+    for past in similar[: rules.similar_incidents]:
+        cost = counter.count(canonical_json(past))
+        if memory_cost + cost <= rules.token_budget // 5:  # at most a fifth of the budget
+            memory.append(past)
+            memory_cost += cost
+    budget = replace(rules, token_budget=rules.token_budget - memory_cost)
     kept, cut, used = _within_budget(
-        [_evidence(members) for members in groups.values()], counter, rules
+        [_evidence(members) for members in groups.values()], counter, budget
     )
+    used += memory_cost
     area: set[str] = set()
     for service in incident.services:
         area |= topology.neighbourhood(service, rules.topology_hops) | {service}
@@ -189,4 +208,5 @@ def assemble(
         token_count=used,
         token_budget=rules.token_budget,
         cut=tuple(cut),
+        similar_incidents=tuple(memory),
     )
