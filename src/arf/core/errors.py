@@ -45,3 +45,11 @@ class AuthError(ArfError):
 
 class ExecutionError(ArfError):
     """A remediation step could not be carried out."""
+
+
+class ReasoningError(ArfError):
+    """A reasoner gave up cleanly: no answer, an invalid one after repair, or a budget spent."""
+
+
+class EgressRefusedError(ReasoningError):
+    """The context may not be sent to this backend (egress rule or redaction check)."""

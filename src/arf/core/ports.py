@@ -13,6 +13,8 @@ from arf.core.records import (
     ActionSpec,
     Approval,
     BlastRadius,
+    ChatMessage,
+    Completion,
     ContextSnapshot,
     DecisionEnvelope,
     Diagnosis,
@@ -166,6 +168,35 @@ class Reasoner(Protocol):
     def diagnose(
         self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
     ) -> Diagnosis: ...
+
+
+class ChatModel(Protocol):
+    """A language model behind some API; answers are untrusted text, nothing more."""
+
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def hosted(self) -> bool:
+        """True when prompts leave this machine (egress rules apply)."""
+        ...
+
+    def complete(
+        self,
+        messages: Sequence[ChatMessage],
+        schema: Mapping[str, JsonValue],
+        *,
+        max_tokens: int,
+        timeout_s: float,
+    ) -> Completion: ...
+
+
+class DiagnosisCache(Protocol):
+    """Stored answers by cache key (see `arf.reasoning.cache`)."""
+
+    def get(self, key: str) -> Diagnosis | None: ...
+
+    def put(self, key: str, diagnosis: Diagnosis) -> None: ...
 
 
 class BlastRadiusEstimator(Protocol):

@@ -7,7 +7,7 @@ an update is a new record (`model_copy(update=...)`), never an in-place change.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, JsonValue
 
@@ -226,6 +226,7 @@ class Hypothesis(Record):
     confidence: Confidence
     evidence_ids: Annotated[tuple[str, ...], Field(max_length=50)]
     rejected_alternatives: tuple[ShortText, ...] = ()
+    reasoners: tuple[str, ...] = ()  # provenance: which reasoners put this hypothesis forward
 
 
 class PlanStep(Record):
@@ -259,9 +260,29 @@ class Diagnosis(Record):
     latency_ms: float = 0.0
     tokens_in: int = 0
     tokens_out: int = 0
+    cost_usd: float = 0.0
+    prompt_version: str = ""
+    notes: tuple[ShortText, ...] = ()  # agreement, disagreement, reasoners that failed
 
     def top_hypothesis(self) -> Hypothesis | None:
         return max(self.hypotheses, key=lambda h: h.confidence, default=None)
+
+
+class ChatMessage(Record):
+    """One turn sent to a language model."""
+
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+class Completion(Record):
+    """What a language model answered, with its usage."""
+
+    text: str
+    model_id: str
+    tokens_in: int = 0
+    tokens_out: int = 0
+    mode: str = ""  # how structured output was obtained (json_schema, json_object, tools, grammar)
 
 
 # --------------------------------------------------------------------------- governance

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from arf.core.clock import Clock, ManualClock, SystemClock
 from arf.core.ids import IdGenerator, RandomIds
-from arf.core.ports import IncidentHistory
+from arf.core.ports import IncidentHistory, Reasoner
 from arf.core.records import ActionSpec
 from arf.execution.catalog import ActionCatalog, default_actions
 from arf.execution.executor import Executor
@@ -17,9 +17,9 @@ from arf.execution.verification import VerificationSettings, Verifier
 from arf.governance.policy import PolicyBundle, load_policy, load_policy_text
 from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
-from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import StoreHistory
+from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
 from arf.signals.correlate import CorrelationRules
@@ -47,7 +47,7 @@ class Runtime:
     services: ServiceCatalog
     policy: PolicyBundle
     actions: ActionCatalog
-    reasoner: EvidenceReasoner
+    reasoner: Reasoner
     executor: Executor
     verifier: Verifier
     platform: SimPlatform
@@ -98,6 +98,7 @@ def build_runtime(
     platform: SimPlatform | None = None,
     ids: IdGenerator | None = None,
     store: SqlStore | None = None,
+    reasoner: Reasoner | None = None,
 ) -> Runtime:
     if clock is None:
         clock = _sim_clock(settings) if settings.clock == "sim" else SystemClock()
@@ -110,6 +111,8 @@ def build_runtime(
     sim = platform if platform is not None else _platform(settings, clock)
     actions = ActionCatalog(default_actions())
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
+    tokens = ApproxTokenCounter()
+    redactor = Redactor()
     return Runtime(
         settings=settings,
         clock=clock,
@@ -118,7 +121,7 @@ def build_runtime(
         services=services,
         policy=policy,
         actions=actions,
-        reasoner=EvidenceReasoner(clock, KnowledgeBase.packaged()),
+        reasoner=reasoner or build_reasoner(settings, clock, tokens, redactor),
         executor=Executor(actions, sim),
         verifier=Verifier(
             sim,
@@ -130,4 +133,6 @@ def build_runtime(
             ),
         ),
         platform=sim,
+        tokens=tokens,
+        redactor=redactor,
     )

@@ -14,6 +14,7 @@ from pydantic import JsonValue
 
 from arf.core.canonical import canonical_json
 from arf.core.errors import AuthError, ExecutionError, InputError, IntegrityError
+from arf.core.grounding import diagnosis_problems
 from arf.core.ports import UnitOfWork
 from arf.core.records import (
     Approval,
@@ -38,7 +39,6 @@ from arf.core.records import (
 )
 from arf.core.states import ACTIVE_STATES, transition
 from arf.governance.decide import DecisionRequest, decide
-from arf.governance.grounding import diagnosis_problems
 from arf.ledger import chain
 from arf.oversight.approvals import check_approval, quorum_met
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity

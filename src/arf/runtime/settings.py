@@ -28,7 +28,21 @@ class Settings(BaseModel):
     ledger_key: Path | None = None  # default: <home>/keys/ledger.key (mode 0600)
     keyring: Path | None = None  # default: <home>/keys/ledger.keyring (public)
     witness: Path | None = None  # default: <home>/witness (put it elsewhere in production)
-    reasoner: Literal["evidence"] = "evidence"
+    # reasoning: "evidence" alone, the model alone ("llm") or both merged; default: merged when
+    # a model is configured, else evidence
+    reasoner: Literal["evidence", "llm", "merged"] | None = None
+    llm: str = ""  # "", "local", "local:/path/model.gguf", "openai:MODEL", "anthropic:MODEL"
+    llm_base_url: str | None = None  # OpenAI-compatible endpoint (else OPENAI_BASE_URL)
+    llm_send_logs: bool | None = None  # default: yes for local models, no for hosted ones
+    llm_environments: tuple[str, ...] | None = None  # environments whose incidents may be sent
+    llm_max_prompt_tokens: int = Field(default=7_000, ge=500)
+    llm_max_output_tokens: int = Field(default=1_024, ge=64)
+    llm_max_total_tokens: int = Field(default=20_000, ge=1_000)
+    llm_max_cost_usd: float = Field(default=0.50, ge=0)
+    llm_usd_per_1k_in: float = Field(default=0.0, ge=0)
+    llm_usd_per_1k_out: float = Field(default=0.0, ge=0)
+    llm_wall_time_s: float = Field(default=180.0, gt=0)
+    diagnosis_cache: bool = True  # reuse the answer for an identical snapshot
     platform: Literal["sim"] = "sim"
     clock: Literal["system", "sim"] = "system"
     seed: int = 7
@@ -62,6 +76,14 @@ class Settings(BaseModel):
         return self.witness or self.home / "witness"
 
     @property
+    def reasoning(self) -> str:
+        return self.reasoner or ("merged" if self.llm else "evidence")
+
+    @property
+    def cache_path(self) -> Path:
+        return self.home / "cache" / "diagnoses"
+
+    @property
     def sim_state_path(self) -> Path:
         return self.home / "sim-state.json"
 
@@ -73,6 +95,12 @@ _ENV_FIELDS = {
     "ARF_IDENTITIES": "identities",
     "ARF_CREDENTIALS": "credentials",
     "ARF_REASONER": "reasoner",
+    "ARF_LLM": "llm",
+    "ARF_LLM_BASE_URL": "llm_base_url",
+    "ARF_LLM_SEND_LOGS": "llm_send_logs",
+    "ARF_LLM_MAX_COST_USD": "llm_max_cost_usd",
+    "ARF_LLM_WALL_TIME_S": "llm_wall_time_s",
+    "ARF_DIAGNOSIS_CACHE": "diagnosis_cache",
     "ARF_CLOCK": "clock",
     "ARF_SEED": "seed",
     "ARF_LEDGER_KEY": "ledger_key",

@@ -1,0 +1,1 @@
+"""Language-model backends (adapters behind the ChatModel port)."""

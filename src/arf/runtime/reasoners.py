@@ -1,0 +1,126 @@
+"""Which reasoner runs, from settings: the evidence engine, a language model, or both merged.
+
+`ARF_LLM` names the backend (configured, not coded): `local` (the packaged GGUF, in process),
+`local:/path/to/model.gguf`, `openai:MODEL` (any OpenAI-compatible endpoint: base URL from
+`ARF_LLM_BASE_URL` or `OPENAI_BASE_URL`, key from `OPENAI_API_KEY`), `anthropic:MODEL` (key
+from `ANTHROPIC_API_KEY`). Model backends are built lazily: nothing loads until first use.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from arf.core.clock import Clock
+from arf.core.errors import ConfigError
+from arf.core.ports import ChatModel, Reasoner, TokenCounter
+from arf.core.records import Diagnosis
+from arf.reasoning.cache import CachedReasoner
+from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.reasoning.llm import LLMBudget, LLMReasoner
+from arf.reasoning.merge import MergedReasoner
+from arf.reasoning.prompt import EgressRule, PromptTemplate
+from arf.runtime.settings import Settings
+from arf.signals.redaction import Redactor
+
+
+class FileDiagnosisCache:
+    """Diagnoses as JSON files named by cache key."""
+
+    def __init__(self, directory: Path) -> None:
+        self._dir = directory
+
+    def get(self, key: str) -> Diagnosis | None:
+        path = self._dir / f"{key}.json"
+        try:
+            return Diagnosis.model_validate_json(path.read_text("utf-8"))
+        except (OSError, ValidationError, ValueError):
+            return None  # a missing or damaged entry is a miss
+
+    def put(self, key: str, diagnosis: Diagnosis) -> None:
+        self._dir.mkdir(parents=True, exist_ok=True)
+        partial = self._dir / f"{key}.json.partial"
+        partial.write_text(diagnosis.model_dump_json(), "utf-8")
+        partial.replace(self._dir / f"{key}.json")
+
+
+def chat_model(spec: str, settings: Settings) -> ChatModel:
+    """The backend `spec` names."""
+    kind, _, rest = spec.partition(":")
+    if kind == "local":
+        from arf.llm.local import LocalModel
+
+        return LocalModel(Path(rest) if rest else None, n_ctx=12_288)
+    if kind == "openai" and rest:
+        from arf.llm.openai_compat import OpenAICompatModel
+
+        return OpenAICompatModel(rest, base_url=settings.llm_base_url)
+    if kind == "anthropic" and rest:
+        from arf.llm.anthropic_model import AnthropicModel
+
+        return AnthropicModel(rest)
+    raise ConfigError(
+        f"ARF_LLM={spec!r}: expected local, local:PATH, openai:MODEL or anthropic:MODEL"
+    )
+
+
+def llm_reasoner(
+    settings: Settings,
+    model: ChatModel,
+    clock: Clock,
+    counter: TokenCounter,
+    redactor: Redactor,
+    template: PromptTemplate | None = None,
+) -> LLMReasoner:
+    base = EgressRule.for_hosted() if model.hosted else EgressRule()
+    egress = EgressRule(
+        send_logs=base.send_logs if settings.llm_send_logs is None else settings.llm_send_logs,
+        send_attributes=base.send_attributes,
+        environments=frozenset(settings.llm_environments)
+        if settings.llm_environments is not None
+        else None,
+    )
+    budget = LLMBudget(
+        max_prompt_tokens=settings.llm_max_prompt_tokens,
+        max_output_tokens=settings.llm_max_output_tokens,
+        max_total_tokens=settings.llm_max_total_tokens,
+        max_cost_usd=settings.llm_max_cost_usd,
+        wall_time_s=settings.llm_wall_time_s,
+        usd_per_1k_in=settings.llm_usd_per_1k_in,
+        usd_per_1k_out=settings.llm_usd_per_1k_out,
+    )
+    return LLMReasoner(
+        model, clock, counter, redactor.find, template=template, egress=egress, budget=budget
+    )
+
+
+def build_reasoner(
+    settings: Settings,
+    clock: Clock,
+    counter: TokenCounter,
+    redactor: Redactor,
+    *,
+    model: ChatModel | None = None,
+    mode: str | None = None,
+) -> Reasoner:
+    """The reasoner the settings ask for (`mode` overrides `settings.reasoning`)."""
+    evidence = EvidenceReasoner(clock, KnowledgeBase.packaged())
+    chosen = mode or settings.reasoning
+    if chosen == "evidence":
+        return evidence
+    if model is None:
+        if not settings.llm:
+            raise ConfigError(
+                f"reasoner {chosen!r} needs a model: set ARF_LLM (e.g. ARF_LLM=local)"
+            )
+        model = chat_model(settings.llm, settings)
+    template = PromptTemplate.packaged()
+    llm: Reasoner = llm_reasoner(settings, model, clock, counter, redactor, template)
+    if settings.diagnosis_cache:
+        identity = json.dumps([model.model_id, template.version])
+        llm = CachedReasoner(llm, FileDiagnosisCache(settings.cache_path), identity)
+    if chosen == "llm":
+        return llm
+    return MergedReasoner([evidence, llm], clock, timeout_s=settings.llm_wall_time_s + 30)
