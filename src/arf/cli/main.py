@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +20,7 @@ from rich.table import Table
 
 from arf.core.errors import ArfError, InputError, IntegrityError
 from arf.core.records import Verdict
-from arf.runtime import compliance_report, ledger_ops, operations
+from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
 from arf.runtime.audit import compliance_of
 from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.demo import prepare_demo_home, run_demo
@@ -431,6 +431,69 @@ def report_compliance(
         else:
             out_file.write_text(text, "utf-8")
             out.print(f"compliance report written to {out_file}")
+
+
+eval_app = typer.Typer(no_args_is_help=True, help="Evaluations.")
+app.add_typer(eval_app, name="eval")
+
+
+@eval_app.command("reasoning")
+def eval_reasoning(
+    reasoner: Annotated[
+        str, typer.Option(help="evidence, llm, merged, or all (comma-separated allowed)")
+    ] = "evidence",
+    llm: Annotated[
+        str | None, typer.Option(help="model backend, e.g. local or openai:MODEL (else ARF_LLM)")
+    ] = None,
+    cases: Annotated[int | None, typer.Option(help="only the first N cases")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+    out_file: Annotated[Path | None, typer.Option("--out", help="also write the JSON here")] = None,
+    home: HomeOption = None,
+) -> None:
+    """Score reasoners on the scenario cases: top-1/top-3 root cause, correct and
+    wrong-but-tempting action rates, calibration (Brier, ECE), tokens and latency per case."""
+    with handled():
+        modes = ["evidence", "llm", "merged"] if reasoner == "all" else reasoner.split(",")
+        unknown = [m for m in modes if m not in ("evidence", "llm", "merged")]
+        if unknown or fmt not in ("table", "json"):
+            raise InputError("--reasoner takes evidence, llm, merged or all; --format table|json")
+        settings = _settings(home)
+        if llm is not None:
+            settings = settings.model_copy(update={"llm": llm})
+        quiet = fmt == "json"
+        scores = reasoning_eval.run_eval(
+            settings,
+            modes,
+            limit=cases,
+            progress=(lambda _line: None)
+            if quiet
+            else lambda line: err.print(line, markup=False, highlight=False),
+        )
+        document = json.dumps([s.as_dict() for s in scores], indent=2)
+        if out_file is not None:
+            out_file.write_text(document, "utf-8")
+        if quiet:
+            out.print(document, markup=False, highlight=False)
+            return
+        table = Table(title="Reasoning evaluation (demo scenario cases)")
+        table.add_column("metric")
+        for score in scores:
+            table.add_column(score.reasoner, justify="right")
+        rows: list[tuple[str, Callable[[reasoning_eval.ReasonerScore], str]]] = [
+            ("cases", lambda s: str(s.cases)),
+            ("top-1 root cause", lambda s: f"{s.top1:.0%}"),
+            ("top-3 root cause", lambda s: f"{s.top3:.0%}"),
+            ("correct action", lambda s: f"{s.correct_action:.0%}"),
+            ("wrong but tempting action", lambda s: f"{s.tempting_wrong:.0%}"),
+            ("Brier score (top hypothesis)", lambda s: f"{s.brier:.3f}"),
+            ("ECE (5 bins)", lambda s: f"{s.ece:.3f}"),
+            ("tokens per case", lambda s: f"{s.tokens_per_case:.0f}"),
+            ("latency per case", lambda s: f"{s.latency_ms_per_case / 1000:.1f} s"),
+            ("gave up", lambda s: str(s.failures)),
+        ]
+        for label, cell in rows:
+            table.add_row(label, *(cell(s) for s in scores))
+        out.print(table)
 
 
 @app.command()

@@ -9,8 +9,10 @@ network. It is for offline operation and tests: real diagnosis needs a capable m
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -90,6 +92,7 @@ class LocalModel:
         self._llama: Any = None
         self._lock = threading.Lock()
         self._grammars: dict[str, Any] = {}
+        self._log_callback: Any = None
 
     @property
     def model_id(self) -> str:
@@ -107,6 +110,7 @@ class LocalModel:
                 raise ConfigError(
                     "the local backend needs llama-cpp-python: pip install 'arf[local]'"
                 ) from exc
+            self._quiet_native_logs()
             path = self._path or packaged_model_path()
             if not path.is_file():
                 raise ConfigError(f"{path}: no such model file")
@@ -121,6 +125,19 @@ class LocalModel:
             except (ValueError, RuntimeError) as exc:
                 raise ConfigError(f"{path}: cannot load the model: {exc}") from exc
         return self._llama
+
+    def _quiet_native_logs(self) -> None:
+        """llama.cpp writes notices to stderr even when not verbose: send them to logging
+        (debug level; failures surface as exceptions from the calls themselves)."""
+        import llama_cpp
+
+        log = logging.getLogger("arf.llm.local")
+
+        def forward(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+            log.debug("llama.cpp[%d]: %s", level, text.decode("utf-8", "replace").rstrip())
+
+        self._log_callback = llama_cpp.llama_log_callback(forward)  # kept alive with the model
+        llama_cpp.llama_log_set(self._log_callback, ctypes.c_void_p(0))
 
     def _grammar(self, schema: Mapping[str, JsonValue]) -> Any:
         from llama_cpp import LlamaGrammar

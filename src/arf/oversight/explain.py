@@ -40,11 +40,14 @@ def explain_markdown(
     )
     evidence = {e.evidence_id: e for e in snapshot.evidence} if snapshot else {}
     if diagnosis is not None:
-        out += ["", f"## Diagnosis ({diagnosis.reasoner})", ""]
+        model = f", {diagnosis.model_id}" if diagnosis.model_id else ""
+        out += ["", f"## Diagnosis ({diagnosis.reasoner}{model})", ""]
+        out += [f"- note: {note}" for note in diagnosis.notes[:5]]
         for hypothesis in diagnosis.hypotheses[:5]:
+            by = f", from {' + '.join(hypothesis.reasoners)}" if hypothesis.reasoners else ""
             out.append(
                 f"- **{hypothesis.cause}** ({hypothesis.category.value}, confidence"
-                f" {hypothesis.confidence:.2f})"
+                f" {hypothesis.confidence:.2f}{by})"
             )
             for evidence_id in hypothesis.evidence_ids[:6]:
                 item = evidence.get(evidence_id)

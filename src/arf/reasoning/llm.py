@@ -30,7 +30,7 @@ class LLMBudget:
     """Per-incident limits. Costs are per 1,000 tokens (zero for a local model)."""
 
     max_prompt_tokens: int = 12_000
-    max_output_tokens: int = 1_024
+    max_output_tokens: int = 2_048
     max_total_tokens: int = 40_000
     max_cost_usd: float = 0.50
     wall_time_s: float = 180.0

@@ -229,7 +229,7 @@ class MergedReasoner:
         failures: list[str] = []
         for name, future in futures.items():
             if not future.done():
-                failures.append(f"{name} did not answer within {self._timeout_s:.0f} s")
+                failures.append(f"{name} did not answer within {self._timeout_s:g} s")
                 continue
             error = future.exception()
             if error is not None:

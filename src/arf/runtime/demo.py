@@ -25,6 +25,7 @@ from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Checkpoint, Orchestrator
 from arf.runtime.settings import write_settings_file
 from arf.sim.faults import Scenario, demo_scenarios, fault_undone
+from arf.sim.model import FaultRecord
 
 DEMO_APPROVER = "demo-approver"
 Progress = Callable[[str], None]
@@ -51,6 +52,7 @@ class ScenarioResult:
     incidents: list[str]
     faults_undone: list[bool]
     executed: bool
+    faults: list[FaultRecord] = field(default_factory=list)  # ground truth, for scoring only
 
 
 @dataclass
@@ -156,7 +158,7 @@ class DemoDriver:
                 for e in uow.executions_for(i)
             )
         return ScenarioResult(
-            scenario, new, [fault_undone(self._rt.platform, f) for f in faults], executed
+            scenario, new, [fault_undone(self._rt.platform, f) for f in faults], executed, faults
         )
 
     def run(self, scenarios: Sequence[Scenario]) -> list[ScenarioResult]:

@@ -36,7 +36,7 @@ class Settings(BaseModel):
     llm_send_logs: bool | None = None  # default: yes for local models, no for hosted ones
     llm_environments: tuple[str, ...] | None = None  # environments whose incidents may be sent
     llm_max_prompt_tokens: int = Field(default=7_000, ge=500)
-    llm_max_output_tokens: int = Field(default=1_024, ge=64)
+    llm_max_output_tokens: int = Field(default=2_048, ge=64)
     llm_max_total_tokens: int = Field(default=20_000, ge=1_000)
     llm_max_cost_usd: float = Field(default=0.50, ge=0)
     llm_usd_per_1k_in: float = Field(default=0.0, ge=0)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
+from arf.core.grounding import diagnosis_problems
 from arf.core.records import (
     ContextSnapshot,
     Diagnosis,
@@ -19,7 +20,6 @@ from arf.core.records import (
     SignalStatus,
 )
 from arf.execution.catalog import ActionCatalog, default_actions
-from arf.core.grounding import diagnosis_problems
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SPECS = {s.name: s for s in ActionCatalog(default_actions()).specs()}
