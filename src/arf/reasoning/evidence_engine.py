@@ -7,6 +7,8 @@ It explains failures from the evidence in a snapshot, in this order:
 2. scanner findings with a catalogued fix (IaC patch);
 3. failure-mode signatures from the knowledge base, on the deepest failing services;
 4. nothing firing any more: a transient, self-resolved blip (no action).
+Similar past incidents in the snapshot then move the confidence of each candidate: the same
+action on the same target resolved before (a little up) or was rolled back (more down).
 Every hypothesis cites evidence ids from the snapshot. The reasoner has no side effects.
 """
 
@@ -31,6 +33,8 @@ from arf.core.records import (
     Evidence,
     Hypothesis,
     HypothesisCategory,
+    Outcome,
+    PastIncident,
     PlanStep,
     RemediationPlan,
     Severity,
@@ -99,6 +103,51 @@ class _Candidate:
     hypothesis: Hypothesis
     steps: tuple[PlanStep, ...]
     impact: str
+
+
+HISTORY_SUCCESS = 0.05  # per similar incident the same action resolved, times its similarity
+HISTORY_FAILURE = 0.15  # per similar incident where it was rolled back or escalated
+
+
+def _weigh_history(
+    candidates: Sequence[_Candidate], similar: Sequence[PastIncident]
+) -> tuple[list[_Candidate], list[str]]:
+    """Similar-incident memory: past outcomes of the same action on the same target move
+    confidence (success raises it a little, failure lowers it more)."""
+    weighed: list[_Candidate] = []
+    notes: list[str] = []
+    for candidate in candidates:
+        if not candidate.steps or not similar:
+            weighed.append(candidate)
+            continue
+        shift = 0.0
+        for step in candidate.steps:
+            label = f"{step.action}({step.target})"
+            for past in similar:
+                if label not in past.actions:
+                    continue
+                if past.outcome is Outcome.RESOLVED:
+                    shift += HISTORY_SUCCESS * past.similarity
+                elif past.outcome in (Outcome.ROLLED_BACK, Outcome.ESCALATED):
+                    shift -= HISTORY_FAILURE * past.similarity
+        if shift == 0.0:
+            weighed.append(candidate)
+            continue
+        before = candidate.hypothesis.confidence
+        after = round(min(0.99, max(0.05, before + shift)), 3)
+        notes.append(
+            f"history: past outcomes of {', '.join(s.action for s in candidate.steps)} on"
+            f" {', '.join(s.target for s in candidate.steps)} moved confidence"
+            f" {before:.2f} -> {after:.2f}"
+        )
+        weighed.append(
+            _Candidate(
+                candidate.hypothesis.model_copy(update={"confidence": after}),
+                candidate.steps,
+                candidate.impact,
+            )
+        )
+    return weighed, notes
 
 
 def _alertname(item: Evidence) -> str:
@@ -249,6 +298,7 @@ class EvidenceReasoner:
                     )
                 )
 
+        candidates, notes = _weigh_history(candidates, snapshot.similar_incidents)
         plans = self._plans(candidates, specs, diagnosis_id)
         return Diagnosis(
             diagnosis_id=diagnosis_id,
@@ -262,6 +312,7 @@ class EvidenceReasoner:
             plans=plans,
             created_at=self._clock.now(),
             latency_ms=round((time.perf_counter() - started) * 1000, 3),
+            notes=tuple(notes[:20]),
         )
 
     def _from_change(

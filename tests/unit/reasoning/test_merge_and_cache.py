@@ -124,3 +124,32 @@ def test_the_cache_key_changes_with_the_catalog_and_the_model_identity() -> None
     b = CachedReasoner(llm(ScriptedChatModel([])), MemoryCache(), "m2/v1")
     assert a.key(snap, _catalog()) != b.key(snap, _catalog())
     assert a.key(snap, _catalog()) != a.key(snap, _catalog()[:-1])
+
+
+def test_the_evidence_engine_weighs_past_outcomes_of_the_same_action_on_the_same_target() -> None:
+    from arf.core.records import Outcome, PastIncident
+
+    def past(outcome: Outcome, action: str = "rollback_deploy(checkout)") -> PastIncident:
+        return PastIncident(
+            incident_id=f"INC-{outcome.value}",
+            services=("checkout",),
+            opened_at=AT,
+            outcome=outcome,
+            cause="bad deploy",
+            actions=(action,),
+            similarity=1.0,
+        )
+
+    base = evidence().diagnose(snapshot(), SPECS, "dx").hypotheses[0].confidence
+    failed = snapshot().model_copy(update={"similar_incidents": (past(Outcome.ROLLED_BACK),)})
+    result = evidence().diagnose(failed, SPECS, "dx")
+    assert result.hypotheses[0].confidence == pytest.approx(base - 0.15)
+    assert "history:" in result.notes[0]
+    worked = snapshot().model_copy(update={"similar_incidents": (past(Outcome.RESOLVED),)})
+    assert evidence().diagnose(worked, SPECS, "dx").hypotheses[0].confidence == pytest.approx(
+        min(0.99, base + 0.05)
+    )
+    other = snapshot().model_copy(
+        update={"similar_incidents": (past(Outcome.ROLLED_BACK, "restart_service(checkout)"),)}
+    )
+    assert evidence().diagnose(other, SPECS, "dx").hypotheses[0].confidence == base
