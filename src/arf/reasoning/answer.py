@@ -39,7 +39,7 @@ MAX_ANSWER_CHARS = 20_000
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=False)
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class AnswerHypothesis(_Strict):
@@ -111,18 +111,18 @@ def _step_schema(spec: ActionSpec, targets: Sequence[str]) -> dict[str, JsonValu
     }
 
 
-def scope(snapshot: ContextSnapshot) -> tuple[list[str], list[str]]:
-    """Targets (services, then resources) and evidence ids a model may name, in a stable order."""
+def scope(snapshot: ContextSnapshot) -> tuple[list[str], list[str], list[str]]:
+    """Services, resources and evidence ids a model may name, in a stable order
+    (together the targets are exactly `snapshot.targets()`)."""
     services = sorted(set(snapshot.services) | {e.service for e in snapshot.evidence if e.service})
     resources = sorted({e.resource for e in snapshot.evidence if e.resource} - set(services))
-    return services + resources, [e.evidence_id for e in snapshot.evidence]
+    return services, resources, [e.evidence_id for e in snapshot.evidence]
 
 
 def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> dict[str, JsonValue]:
     """The JSON schema of an acceptable answer for this snapshot and catalog."""
-    targets, evidence_ids = scope(snapshot)
-    services = sorted(set(snapshot.services) | {e.service for e in snapshot.evidence if e.service})
-    resources = [t for t in targets if t not in services]
+    services, resources, evidence_ids = scope(snapshot)
+    targets = services + resources
     steps: list[JsonValue] = []
     for spec in catalog:
         allowed = services if spec.target_kind == "service" else resources or services

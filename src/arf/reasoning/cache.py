@@ -24,10 +24,6 @@ class CachedReasoner:
     def name(self) -> str:
         return self._inner.name
 
-    @property
-    def inner(self) -> Reasoner:
-        return self._inner
-
     def key(self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> str:
         return content_hash(
             {

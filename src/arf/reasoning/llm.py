@@ -81,10 +81,6 @@ class LLMReasoner:
     def name(self) -> str:
         return "llm"
 
-    @property
-    def model_id(self) -> str:
-        return self._model.model_id
-
     def diagnose(
         self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
     ) -> Diagnosis:

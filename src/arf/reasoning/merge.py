@@ -211,10 +211,6 @@ class MergedReasoner:
     def name(self) -> str:
         return "merged"
 
-    @property
-    def reasoners(self) -> tuple[Reasoner, ...]:
-        return self._reasoners
-
     def diagnose(
         self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
     ) -> Diagnosis:

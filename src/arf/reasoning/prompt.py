@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -92,7 +92,6 @@ class EgressRule:
     send_logs: bool = True
     send_attributes: bool = True
     environments: frozenset[str] | None = None
-    kinds: frozenset[SignalKind] = field(default_factory=lambda: frozenset(SignalKind))
 
     @classmethod
     def for_hosted(cls) -> EgressRule:
@@ -161,7 +160,7 @@ def render(
 ) -> list[ChatMessage]:
     """The messages for one snapshot, after the egress rule has been applied."""
     rule.check(snapshot)
-    evidence = [_evidence_item(e, rule) for e in snapshot.evidence if e.kind in rule.kinds]
+    evidence = [_evidence_item(e, rule) for e in snapshot.evidence]
     history = (
         "\n".join(
             _encode(

@@ -9,6 +9,7 @@ from `ANTHROPIC_API_KEY`). Model backends are built lazily: nothing loads until 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -74,14 +75,11 @@ def llm_reasoner(
     redactor: Redactor,
     template: PromptTemplate | None = None,
 ) -> LLMReasoner:
-    base = EgressRule.for_hosted() if model.hosted else EgressRule()
-    egress = EgressRule(
-        send_logs=base.send_logs if settings.llm_send_logs is None else settings.llm_send_logs,
-        send_attributes=base.send_attributes,
-        environments=frozenset(settings.llm_environments)
-        if settings.llm_environments is not None
-        else None,
-    )
+    egress = EgressRule.for_hosted() if model.hosted else EgressRule()
+    if settings.llm_send_logs is not None:
+        egress = replace(egress, send_logs=settings.llm_send_logs)
+    if settings.llm_environments is not None:
+        egress = replace(egress, environments=frozenset(settings.llm_environments))
     budget = LLMBudget(
         max_prompt_tokens=settings.llm_max_prompt_tokens,
         max_output_tokens=settings.llm_max_output_tokens,

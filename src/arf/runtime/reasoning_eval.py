@@ -27,15 +27,19 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from arf.core.clock import ManualClock
+from arf.core.clock import ManualClock, SystemClock
 from arf.core.errors import ConfigError
 from arf.core.grounding import diagnosis_problems
 from arf.core.ids import SequentialIds
 from arf.core.ports import Reasoner
 from arf.core.records import ActionSpec, ContextSnapshot, Diagnosis
+from arf.execution.catalog import ActionCatalog, default_actions
+from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.container import build_runtime
 from arf.runtime.demo import run_demo
+from arf.runtime.reasoners import build_reasoner, chat_model
 from arf.runtime.settings import Settings
+from arf.signals.redaction import Redactor
 from arf.sim.model import FaultRecord
 from arf.sim.platform import SimPlatform, default_state
 
@@ -245,12 +249,6 @@ def run_eval(
     progress: Callable[[str], None] = lambda _l: None,
 ) -> list[ReasonerScore]:
     """Build the cases once, then score each reasoner mode (evidence, llm, merged) on them."""
-    from arf.core.clock import SystemClock
-    from arf.execution.catalog import ActionCatalog, default_actions
-    from arf.reasoning.tokens import ApproxTokenCounter
-    from arf.runtime.reasoners import build_reasoner, chat_model
-    from arf.signals.redaction import Redactor
-
     wants_model = bool(set(modes) - {"evidence"})
     if wants_model and not settings.llm:
         raise ConfigError("evaluating a model needs one: set ARF_LLM or pass --llm (e.g. local)")
