@@ -49,6 +49,10 @@ class AnthropicModel:
     def hosted(self) -> bool:
         return True
 
+    @property
+    def grammar_constrained(self) -> bool:
+        return False
+
     def complete(
         self,
         messages: Sequence[ChatMessage],

@@ -55,8 +55,12 @@ def _bounded_number(schema: Mapping[str, Any]) -> str | None:
     return None
 
 
+CHAR_RULE = r'char ::= [^"\\\x00-\x1F\x7F]'
+
+
 def grammar_for(schema: Mapping[str, JsonValue]) -> str:
-    """GBNF for the schema: llama.cpp's converter, plus bounded numbers."""
+    """GBNF for the schema: llama.cpp's converter, plus bounded numbers and escape-free
+    strings."""
     from llama_cpp import llama_grammar
 
     class _Converter(llama_grammar.SchemaConverter):  # type: ignore[misc]  # untyped library
@@ -71,7 +75,11 @@ def grammar_for(schema: Mapping[str, JsonValue]) -> str:
     converter = _Converter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)
     resolved = converter.resolve_refs(json.loads(json.dumps(schema)), "schema")
     converter.visit(resolved, "")
-    return str(converter.format_grammar())
+    lines = str(converter.format_grammar()).splitlines()
+    # Plain printable characters only: no escapes, so a string of n characters costs at most
+    # n tokens and `max_answer_chars` bounds the whole answer.
+    lines = [CHAR_RULE if line.startswith("char ::=") else line for line in lines]
+    return "\n".join(lines) + "\n"
 
 
 class LocalModel:
@@ -101,6 +109,10 @@ class LocalModel:
     @property
     def hosted(self) -> bool:
         return False
+
+    @property
+    def grammar_constrained(self) -> bool:
+        return True
 
     def _load(self) -> Any:
         if self._llama is None:

@@ -68,6 +68,10 @@ class OpenAICompatModel:
     def hosted(self) -> bool:
         return self._hosted
 
+    @property
+    def grammar_constrained(self) -> bool:
+        return False
+
     def _request(self, mode: str, schema: Mapping[str, JsonValue]) -> dict[str, Any]:
         if mode == "json_schema":
             return {

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
@@ -36,6 +37,26 @@ MAX_CITED = 6
 CAUSE_CHARS = 160
 TEXT_CHARS = 200
 MAX_ANSWER_CHARS = 20_000
+PARAM_CHARS = 120
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """How much an answer may say. The full bounds are the validation limits; the compact
+    ones, for grammar-constrained small local models, keep the worst case (`max_answer_chars`)
+    small enough that the output limit always covers it at a tolerable generation time."""
+
+    hypotheses: int = MAX_HYPOTHESES
+    plans: int = MAX_PLANS
+    steps: int = MAX_STEPS
+    cited: int = MAX_CITED
+    cause: int = CAUSE_CHARS
+    text: int = TEXT_CHARS
+    param: int = PARAM_CHARS
+
+
+FULL = Bounds()
+COMPACT = Bounds(hypotheses=2, plans=2, steps=2, cited=3, cause=100, text=100, param=40)
 
 
 class _Strict(BaseModel):
@@ -71,13 +92,13 @@ class Answer(_Strict):
     plans: Annotated[tuple[AnswerPlan, ...], Field(max_length=MAX_PLANS)]
 
 
-def _param_schema(param: ActionParam) -> dict[str, JsonValue]:
+def _param_schema(param: ActionParam, bounds: Bounds) -> dict[str, JsonValue]:
     schema: dict[str, JsonValue]
     if param.type == "string":
         schema = (
             {"type": "string", "enum": list(param.choices)}
             if param.choices
-            else {"type": "string", "maxLength": 120}
+            else {"type": "string", "maxLength": bounds.param}
         )
     elif param.type == "boolean":
         schema = {"type": "boolean"}
@@ -92,8 +113,8 @@ def _param_schema(param: ActionParam) -> dict[str, JsonValue]:
     return schema
 
 
-def _step_schema(spec: ActionSpec, targets: Sequence[str]) -> dict[str, JsonValue]:
-    params: dict[str, JsonValue] = {p.name: _param_schema(p) for p in spec.params}
+def _step_schema(spec: ActionSpec, targets: Sequence[str], bounds: Bounds) -> dict[str, JsonValue]:
+    params: dict[str, JsonValue] = {p.name: _param_schema(p, bounds) for p in spec.params}
     return {
         "type": "object",
         "properties": {
@@ -119,7 +140,9 @@ def scope(snapshot: ContextSnapshot) -> tuple[list[str], list[str], list[str]]:
     return services, resources, [e.evidence_id for e in snapshot.evidence]
 
 
-def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> dict[str, JsonValue]:
+def answer_schema(
+    snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], bounds: Bounds = FULL
+) -> dict[str, JsonValue]:
     """The JSON schema of an acceptable answer for this snapshot and catalog."""
     services, resources, evidence_ids = scope(snapshot)
     targets = services + resources
@@ -127,7 +150,7 @@ def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> d
     for spec in catalog:
         allowed = services if spec.target_kind == "service" else resources or services
         if allowed:
-            steps.append(_step_schema(spec, allowed))
+            steps.append(_step_schema(spec, allowed, bounds))
     confidence: dict[str, JsonValue] = {"type": "number", "minimum": 0, "maximum": 1}
     evidence: dict[str, JsonValue] = (
         {"type": "string", "enum": list(evidence_ids)} if evidence_ids else {"type": "string"}
@@ -135,7 +158,7 @@ def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> d
     hypothesis: dict[str, JsonValue] = {
         "type": "object",
         "properties": {
-            "cause": {"type": "string", "minLength": 1, "maxLength": CAUSE_CHARS},
+            "cause": {"type": "string", "minLength": 1, "maxLength": bounds.cause},
             "category": {"type": "string", "enum": [c.value for c in HypothesisCategory]},
             "service": {"anyOf": [{"type": "string", "enum": list(targets)}, {"type": "null"}]}
             if targets
@@ -145,7 +168,7 @@ def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> d
                 "type": "array",
                 "items": evidence,
                 "minItems": 1,
-                "maxItems": MAX_CITED,
+                "maxItems": bounds.cited,
             },
         },
         "required": ["cause", "category", "service", "confidence", "evidence"],
@@ -154,15 +177,15 @@ def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> d
     plan: dict[str, JsonValue] = {
         "type": "object",
         "properties": {
-            "hypothesis": {"type": "integer", "enum": list(range(1, MAX_HYPOTHESES + 1))},
+            "hypothesis": {"type": "integer", "enum": list(range(1, bounds.hypotheses + 1))},
             "steps": {
                 "type": "array",
                 "items": {"anyOf": steps} if steps else {"type": "null"},
                 "minItems": 1,
-                "maxItems": MAX_STEPS,
+                "maxItems": bounds.steps,
             },
-            "rationale": {"type": "string", "minLength": 1, "maxLength": TEXT_CHARS},
-            "expected_impact": {"type": "string", "minLength": 1, "maxLength": TEXT_CHARS},
+            "rationale": {"type": "string", "minLength": 1, "maxLength": bounds.text},
+            "expected_impact": {"type": "string", "minLength": 1, "maxLength": bounds.text},
             "confidence": confidence,
         },
         "required": ["hypothesis", "steps", "rationale", "expected_impact", "confidence"],
@@ -175,13 +198,43 @@ def answer_schema(snapshot: ContextSnapshot, catalog: Sequence[ActionSpec]) -> d
                 "type": "array",
                 "items": hypothesis,
                 "minItems": 1,
-                "maxItems": MAX_HYPOTHESES,
+                "maxItems": bounds.hypotheses,
             },
-            "plans": {"type": "array", "items": plan, "maxItems": MAX_PLANS},
+            "plans": {"type": "array", "items": plan, "maxItems": bounds.plans},
         },
         "required": ["hypotheses", "plans"],
         "additionalProperties": False,
     }
+
+
+def max_answer_chars(schema: Mapping[str, Any], per_char: int = 1) -> int:
+    """An upper bound on the characters of any compact answer the schema admits, with one
+    optional space after every value and `per_char` characters for each string character
+    (1 under the local grammar, which admits no escapes; 2 where escapes are allowed). A
+    grammar-constrained model emits at least one character per token, so an output limit of
+    this many tokens can never cut an answer short (unbounded strings or arrays: no bound)."""
+    if "enum" in schema:
+        return max(len(json.dumps(v)) for v in schema["enum"]) + 1
+    if "anyOf" in schema:
+        return max(max_answer_chars(option, per_char) for option in schema["anyOf"])
+    kind = schema.get("type")
+    if kind == "object":
+        properties = schema.get("properties") or {}
+        inner = sum(
+            len(json.dumps(k)) + 3 + max_answer_chars(v, per_char) for k, v in properties.items()
+        )
+        return 3 + inner
+    if kind == "array":
+        if "maxItems" not in schema:
+            return MAX_ANSWER_CHARS
+        return 3 + int(schema["maxItems"]) * (max_answer_chars(schema["items"], per_char) + 2)
+    if kind == "string":
+        if "maxLength" not in schema:
+            return MAX_ANSWER_CHARS
+        return 3 + per_char * int(schema["maxLength"])
+    if kind in ("number", "integer"):
+        return 41  # llama.cpp's number rule: sign, 16 + 16 digits, point, exponent
+    return 6  # true, false, null and a space
 
 
 def _errors(exc: ValidationError) -> list[str]:

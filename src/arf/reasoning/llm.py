@@ -19,7 +19,14 @@ from arf.core.clock import Clock
 from arf.core.errors import EgressRefusedError, ReasoningError
 from arf.core.ports import ChatModel, TokenCounter
 from arf.core.records import ActionSpec, ChatMessage, Completion, ContextSnapshot, Diagnosis
-from arf.reasoning.answer import answer_schema, parse_answer, to_diagnosis
+from arf.reasoning.answer import (
+    COMPACT,
+    FULL,
+    answer_schema,
+    max_answer_chars,
+    parse_answer,
+    to_diagnosis,
+)
 from arf.reasoning.prompt import EgressRule, PromptTemplate, render, repair_message
 
 _ECHO_CHARS = 4_000
@@ -100,7 +107,12 @@ class LLMReasoner:
                 f"the prompt needs about {prompt_tokens} tokens, over the budget of"
                 f" {budget.max_prompt_tokens}"
             )
-        schema = answer_schema(snapshot, catalog)
+        constrained = self._model.grammar_constrained
+        schema = answer_schema(snapshot, catalog, COMPACT if constrained else FULL)
+        output_limit = budget.max_output_tokens
+        if constrained:
+            # at least one character per token: the grammar can then always finish the answer
+            output_limit = max(output_limit, max_answer_chars(schema))
         specs = {s.name: s for s in catalog}
         started = self._monotonic()
         usage = _Usage()
@@ -108,7 +120,7 @@ class LLMReasoner:
         for attempt in (1, 2):
             if attempt == 2:
                 planned = usage.tokens_in + usage.tokens_out + 2 * prompt_tokens
-                if planned + budget.max_output_tokens > budget.max_total_tokens:
+                if planned + output_limit > budget.max_total_tokens:
                     raise ReasoningError(
                         "no token budget left for a repair; the first answer failed: "
                         + "; ".join(problems[:3])
@@ -116,7 +128,7 @@ class LLMReasoner:
             remaining = budget.wall_time_s - (self._monotonic() - started)
             if remaining <= 0:
                 raise ReasoningError(f"the wall-time budget of {budget.wall_time_s:.0f} s is spent")
-            completion = self._call(messages, schema, remaining)
+            completion = self._call(messages, schema, output_limit, remaining)
             usage.add(completion, budget)
             if usage.cost_usd > budget.max_cost_usd:
                 raise ReasoningError(
@@ -157,13 +169,17 @@ class LLMReasoner:
         )
 
     def _call(
-        self, messages: Sequence[ChatMessage], schema: Mapping[str, JsonValue], timeout_s: float
+        self,
+        messages: Sequence[ChatMessage],
+        schema: Mapping[str, JsonValue],
+        max_tokens: int,
+        timeout_s: float,
     ) -> Completion:
         try:
             return self._model.complete(
                 messages,
                 schema,
-                max_tokens=self._budget.max_output_tokens,
+                max_tokens=max_tokens,
                 timeout_s=timeout_s,
             )
         except ReasoningError:

@@ -53,7 +53,7 @@ def chat_model(spec: str, settings: Settings) -> ChatModel:
     if kind == "local":
         from arf.llm.local import LocalModel
 
-        return LocalModel(Path(rest) if rest else None, n_ctx=16_384)
+        return LocalModel(Path(rest) if rest else None, n_ctx=20_480)
     if kind == "openai" and rest:
         from arf.llm.openai_compat import OpenAICompatModel
 

@@ -64,9 +64,12 @@ class ScriptedChatModel:
         hosted: bool = False,
         tokens: tuple[int, int] = (1000, 200),
         delay_s: float = 0.0,
+        constrained: bool = False,
     ) -> None:
         self._answers = list(answers)
         self._hosted = hosted
+        self._constrained = constrained
+        self.max_tokens: list[int] = []
         self._tokens = tokens
         self._delay_s = delay_s
         self.calls: list[list[ChatMessage]] = []
@@ -80,6 +83,10 @@ class ScriptedChatModel:
     def hosted(self) -> bool:
         return self._hosted
 
+    @property
+    def grammar_constrained(self) -> bool:
+        return self._constrained
+
     def complete(
         self,
         messages: Sequence[ChatMessage],
@@ -90,6 +97,7 @@ class ScriptedChatModel:
     ) -> Completion:
         self.calls.append(list(messages))
         self.schemas.append(schema)
+        self.max_tokens.append(max_tokens)
         if self._delay_s:
             time.sleep(self._delay_s)
         if not self._answers:

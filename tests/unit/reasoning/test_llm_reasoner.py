@@ -19,7 +19,7 @@ from arf.core.records import (
     SignalStatus,
 )
 from arf.execution.catalog import ActionCatalog, default_actions
-from arf.reasoning.answer import answer_schema, parse_answer
+from arf.reasoning.answer import COMPACT, answer_schema, max_answer_chars, parse_answer
 from arf.reasoning.llm import LLMBudget, LLMReasoner
 from arf.reasoning.prompt import EgressRule, PromptTemplate
 from arf.reasoning.tokens import ApproxTokenCounter
@@ -291,3 +291,24 @@ def test_prompt_files_with_unknown_placeholders_are_load_errors() -> None:
     with pytest.raises(ConfigError, match="placeholder"):
         PromptTemplate.from_yaml(text, "p.yaml")
     assert PromptTemplate.packaged().version == "diagnose-v1"
+
+
+def test_a_grammar_constrained_model_gets_compact_bounds_and_room_to_finish() -> None:
+    compact = answer_schema(snapshot(), SPECS, COMPACT)
+    worst = max_answer_chars(compact)
+    assert worst <= 2_048  # the default output limit covers the compact worst case
+    assert max_answer_chars(answer_schema(snapshot(), SPECS)) > worst
+    constrained = ScriptedChatModel([json.dumps(GOOD)], constrained=True)
+    budget = LLMBudget(max_output_tokens=256)  # too small for the worst case: raised
+    reasoner(constrained, budget=budget).diagnose(snapshot(), SPECS, "dx-1")
+    assert constrained.schemas == [compact]
+    assert constrained.max_tokens == [worst]
+    free = ScriptedChatModel([json.dumps(GOOD)])
+    reasoner(free, budget=budget).diagnose(snapshot(), SPECS, "dx-2")
+    assert free.max_tokens == [256]  # an unconstrained model keeps the configured limit
+
+
+def test_max_answer_chars_bounds_real_answers() -> None:
+    text = json.dumps(GOOD, separators=(",", ":"))
+    assert len(text) <= max_answer_chars(answer_schema(snapshot(), SPECS))
+    assert max_answer_chars({"type": "string"}) >= 20_000  # unbounded: no useful bound
