@@ -180,3 +180,26 @@ def test_basic_auth_and_binary_mode_cloudevents(runtime: Runtime) -> None:
     with runtime.store.engine.connect() as conn:
         record = conn.exec_driver_sql("select record from signals").scalar_one()
     assert '"to":"1.5.0"' in record and '"service":"checkout"' in record
+
+
+def test_controls_over_http_and_a_role_is_required(runtime: Runtime) -> None:
+    ids = {
+        "identities": [
+            {"name": "olga", "roles": ["sre"], "token_sha256": hash_token("olga-token")},
+            {"name": "nobody", "roles": [], "token_sha256": hash_token("nobody-token")},
+        ]
+    }
+    runtime.settings.identities_path.parent.mkdir(parents=True, exist_ok=True)
+    runtime.settings.identities_path.write_text(yaml.safe_dump(ids))
+    http = TestClient(create_app(runtime))
+    olga = {"Authorization": "Bearer olga-token"}
+    nobody = {"Authorization": "Bearer nobody-token"}
+    assert http.get("/api/v1/controls", headers=nobody).status_code == 403
+    assert http.get("/api/v1/incidents", headers=nobody).status_code == 403
+    assert http.get("/api/v1/controls").status_code in (401, 403)
+    stopped = http.post("/api/v1/controls", json={"stop": True, "reason": "drill"}, headers=olga)
+    assert stopped.status_code == 200 and stopped.json()["stopped"] is True
+    assert stopped.json()["changed_by"] == "olga"
+    missing = http.post("/api/v1/controls", json={"stop": False}, headers=olga)
+    assert missing.status_code == 400 and "reason" in missing.text
+    assert http.get("/api/v1/controls", headers=olga).json()["stopped"] is True

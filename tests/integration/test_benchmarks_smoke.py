@@ -37,3 +37,10 @@ def test_context_benchmark_quick_run() -> None:
 
     results = context_main(["--quick"])
     assert results["evidence_kept"] > 0 and results["token_count"] <= 6_000
+
+
+def test_policy_benchmark_quick_run() -> None:
+    from benchmarks.policy import main as policy_main
+
+    results = policy_main(["--quick"])
+    assert results["rules"] == 50 and results["route_p99_us"] > 0

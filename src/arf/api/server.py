@@ -27,7 +27,7 @@ from arf.core.clock import SystemClock
 from arf.core.errors import ArfError, AuthError, ConfigError, InputError, NotFoundError
 from arf.core.records import Verdict
 from arf.oversight.identities import Identity
-from arf.runtime import operations
+from arf.runtime import governance_ops, operations
 from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Orchestrator
@@ -47,6 +47,15 @@ def problem(status: int, title: str, detail: str) -> JSONResponse:
 class Answer(BaseModel):
     reason: str = ""
     plan_hash: str | None = None
+
+
+class ControlBody(BaseModel):
+    """A kill-switch or shadow-mode change; `reason` is required (it goes to the ledger)."""
+
+    stop: bool | None = None
+    service: str | None = None
+    shadow: bool | None = None
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -131,7 +140,10 @@ def create_app(
             raise AuthError("wrong webhook credentials")
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> Identity:
-        return operations.identify(runtime, _bearer(authorization) or "")
+        identity = operations.identify(runtime, _bearer(authorization) or "")
+        if not identity.roles:
+            raise AuthError(f"{identity.name} has no role: nothing here is open to it")
+        return identity
 
     def _ingest(fmt: str, payload: Any) -> JSONResponse:
         with lock:
@@ -263,8 +275,28 @@ def create_app(
         return [i.model_dump(mode="json") for i in operations.list_incidents(runtime)]
 
     @app.get("/api/v1/incidents/{incident_id}")
-    def incident(incident_id: str, _who: Annotated[Identity, Depends(caller)]) -> dict[str, str]:
-        return {"incident_id": incident_id, "explanation": operations.explain(runtime, incident_id)}
+    def incident(incident_id: str, _who: Annotated[Identity, Depends(caller)]) -> dict[str, Any]:
+        return {
+            "incident_id": incident_id,
+            "explanation": operations.explain(runtime, incident_id),
+            "explanation_data": operations.explain_data(runtime, incident_id),
+        }
+
+    @app.get("/api/v1/controls")
+    def controls(_who: Annotated[Identity, Depends(caller)]) -> dict[str, Any]:
+        return governance_ops.get_controls(runtime).model_dump(mode="json")
+
+    @app.post("/api/v1/controls")
+    def change(body: ControlBody, who: Annotated[Identity, Depends(caller)]) -> dict[str, Any]:
+        with lock:
+            changed = governance_ops.change_controls(
+                runtime,
+                who,
+                governance_ops.ControlChange(
+                    stop=body.stop, service=body.service, shadow=body.shadow, reason=body.reason
+                ),
+            )
+        return changed.model_dump(mode="json")
 
     def _answer(incident_id: str, who: Identity, verdict: Verdict, body: Answer) -> JSONResponse:
         with lock:
@@ -299,6 +331,7 @@ class Worker(threading.Thread):
 
     def __init__(self, runtime: Runtime, lock: threading.Lock) -> None:
         super().__init__(name="arf-worker", daemon=True)
+        self._runtime = runtime
         self._orchestrator = Orchestrator(runtime)
         self._lock = lock
         self._stop_event = threading.Event()
@@ -307,7 +340,7 @@ class Worker(threading.Thread):
         while not self._stop_event.wait(1.0):
             try:
                 with self._lock:
-                    self._orchestrator.run_pending()
+                    operations.advance(self._runtime, self._orchestrator)
             except Exception as exc:  # noqa: BLE001 - loop boundary: report and keep serving
                 print(f"arf worker: {exc.__class__.__name__}: {exc}", flush=True)
 

@@ -7,28 +7,25 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
-from rich.console import Console
 from rich.markdown import Markdown
 from rich.table import Table
 
-from arf.core.errors import ArfError, InputError, IntegrityError
+from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
+from arf.cli.governance import control_app, policy_app
+from arf.core.errors import InputError, IntegrityError
 from arf.core.records import Verdict
 from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
 from arf.runtime.audit import compliance_of
-from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.demo import prepare_demo_home, run_demo
 from arf.runtime.ingest import FORMATS, Ingestor, ParseOptions, read_payload_file
 from arf.runtime.metrics import Metrics, metrics_of
-from arf.runtime.orchestrator import Orchestrator
 from arf.runtime.pull import pull_prometheus
-from arf.runtime.settings import Settings, load_settings
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ARF: governed autonomous remediation."
@@ -39,38 +36,8 @@ report_app = typer.Typer(no_args_is_help=True, help="Reports.")
 app.add_typer(report_app, name="report")
 pull_app = typer.Typer(no_args_is_help=True, help="Pull signals from systems ARF asks.")
 app.add_typer(pull_app, name="pull")
-
-out = Console()
-err = Console(stderr=True)
-
-HomeOption = Annotated[
-    Path | None, typer.Option("--home", help="ARF home (default $ARF_HOME or ./.arf)")
-]
-
-
-@contextmanager
-def handled() -> Iterator[None]:
-    try:
-        yield
-    except ArfError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
-        raise typer.Exit(1) from None
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(130) from None
-
-
-def _settings(home: Path | None) -> Settings:
-    return load_settings(home=home)
-
-
-@contextmanager
-def _runtime(home: Path | None) -> Iterator[Runtime]:
-    runtime = build_runtime(_settings(home))
-    try:
-        yield runtime
-    finally:
-        runtime.close()
+app.add_typer(policy_app, name="policy")
+app.add_typer(control_app, name="control")
 
 
 def _seconds(value: float | None) -> str:
@@ -117,10 +84,10 @@ def render_metrics(metrics: Metrics) -> Table:
 def demo(home: HomeOption = None) -> None:
     """Run the demo incidents through all eight lifecycle steps on the simulated platform."""
     with handled():
-        base = _settings(home).home
+        base = settings_for(home).home
         prepare_demo_home(base)
         out.print(f"fresh demo home at {base} (database, simulated platform, demo approver)")
-        with _runtime(base) as runtime:
+        with runtime_for(base) as runtime:
             report = run_demo(runtime, lambda line: out.print(line, markup=False, highlight=False))
             table = Table(title="Incidents", show_lines=False)
             table.add_column("scenario", no_wrap=True)
@@ -176,7 +143,7 @@ def ingest(
     home: HomeOption = None,
 ) -> None:
     """Ingest signals from a file (Alertmanager webhook, CloudEvent, Checkov JSON, logs)."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         kind, payload = read_payload_file(file, fmt)
         options = ParseOptions.build(service, mapping)
         report = Ingestor(runtime).ingest(kind, payload, options=options)
@@ -193,7 +160,7 @@ def pull_prometheus_alerts(
     home: HomeOption = None,
 ) -> None:
     """Store Prometheus' active (firing) alerts and resolve pulled alerts that are gone."""
-    with handled(), _runtime(home) as runtime, httpx.Client() as client:
+    with handled(), runtime_for(home) as runtime, httpx.Client() as client:
         report = pull_prometheus(runtime, url, client)
         out.print(f"prometheus: {report.summary()}", markup=False, highlight=False)
 
@@ -201,8 +168,8 @@ def pull_prometheus_alerts(
 @app.command("run")
 def run_pending(home: HomeOption = None) -> None:
     """Advance every incident that can move (assemble, diagnose, decide, execute, verify)."""
-    with handled(), _runtime(home) as runtime:
-        steps = Orchestrator(runtime).run_pending()
+    with handled(), runtime_for(home) as runtime:
+        steps = operations.advance(runtime)
         ledger_ops.checkpoint(runtime)
         out.print(f"{steps} lifecycle step(s) taken")
 
@@ -210,7 +177,7 @@ def run_pending(home: HomeOption = None) -> None:
 @app.command()
 def incidents(home: HomeOption = None) -> None:
     """List incidents."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         table = Table()
         for column in ("incident", "state", "outcome", "severity", "services", "opened"):
             table.add_column(column)
@@ -231,9 +198,14 @@ def show(
     incident_id: str,
     home: HomeOption = None,
     raw: Annotated[bool, typer.Option("--markdown", help="print raw Markdown")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the explanation as JSON")] = False,
 ) -> None:
     """Explain an incident: rationale, evidence, impact, rollback, confidence, matched rules."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
+        if as_json:
+            document = operations.explain_data(runtime, incident_id)
+            out.print(json.dumps(document, indent=2), markup=False, highlight=False)
+            return
         text = operations.explain(runtime, incident_id)
         if raw or not sys.stdout.isatty():
             out.print(text, markup=False, highlight=False)
@@ -244,7 +216,7 @@ def show(
 def _answer(
     incident_id: str, verdict: Verdict, reason: str, plan_hash: str | None, home: Path | None
 ) -> None:
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         identity = operations.identify(runtime, operations.token_from(runtime))
         result = operations.answer(runtime, incident_id, identity, verdict, reason, plan_hash)
         ledger_ops.checkpoint(runtime)
@@ -285,7 +257,7 @@ def reject(
 def audit_verify(home: HomeOption = None) -> None:
     """Verify the chain, the Merkle tree and every published checkpoint; names the first bad
     entry. Also reports executed actions whose ledger trail is incomplete."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         report = ledger_ops.verify(runtime)
         if not report.ok:
             first = f"at entry {report.first_bad_seq}" if report.first_bad_seq else ""
@@ -320,7 +292,7 @@ def audit_keygen(
     home: HomeOption = None,
 ) -> None:
     """Create the checkpoint signing key (or rotate to a new one) and publish its public key."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         signer = ledger_ops.create_signing_key(runtime, name)
         out.print(
             f"signing key {runtime.settings.ledger_key_path} (mode 600); verifier key"
@@ -333,7 +305,7 @@ def audit_keygen(
 @audit_app.command("checkpoint")
 def audit_checkpoint(home: HomeOption = None) -> None:
     """Sign the ledger's current tree head and publish it to the witness."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         signed = ledger_ops.checkpoint(runtime)
         if signed is None:
             err.print("error: no signing key; run `arf audit keygen` first")
@@ -348,7 +320,7 @@ def audit_prove(
     home: HomeOption = None,
 ) -> None:
     """An inclusion proof for one entry, checkable without ARF's database (`check-proof`)."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         text = json.dumps(ledger_ops.prove(runtime, seq), indent=2)
         if out_file is None:
             out.print(text, markup=False, highlight=False)
@@ -379,7 +351,7 @@ def audit_consistency(
     home: HomeOption = None,
 ) -> None:
     """A consistency proof that the log of size NEW extends the log of size OLD."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         out.print(
             json.dumps(ledger_ops.consistency(runtime, old, new), indent=2),
             markup=False,
@@ -393,7 +365,7 @@ def audit_export(
     home: HomeOption = None,
 ) -> None:
     """Export every entry as JSON lines, each with its inclusion proof."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         count = 0
         with out_file.open("w", encoding="utf-8") as handle:
             for item in ledger_ops.export(runtime):
@@ -411,7 +383,7 @@ def report_compliance(
 ) -> None:
     """Per executed action: decision, approvals, steps, verification, rollback; the compliance
     rate from an independent pass over the ledger; the controls mapping."""
-    with handled(), _runtime(home) as runtime:
+    with handled(), runtime_for(home) as runtime:
         if fmt not in ("md", "json"):
             raise InputError("--format must be md or json")
         verified = ledger_ops.verify(runtime)
@@ -457,7 +429,7 @@ def eval_reasoning(
         unknown = [m for m in modes if m not in ("evidence", "llm", "merged")]
         if unknown or fmt not in ("table", "json"):
             raise InputError("--reasoner takes evidence, llm, merged or all; --format table|json")
-        settings = _settings(home)
+        settings = settings_for(home)
         if llm is not None:
             settings = settings.model_copy(update={"llm": llm})
         quiet = fmt == "json"
@@ -506,7 +478,7 @@ def serve(
     from arf.api.server import serve as run_server  # web framework only when serving
 
     with handled():
-        run_server(_settings(home), host, port)
+        run_server(settings_for(home), host, port)
 
 
 def run() -> None:

@@ -47,6 +47,10 @@ class ExecutionError(ArfError):
     """A remediation step could not be carried out."""
 
 
+class NotificationError(ArfError):
+    """A notification channel did not take the message (it is retried)."""
+
+
 class ReasoningError(ArfError):
     """A reasoner gave up cleanly: no answer, an invalid one after repair, or a budget spent."""
 

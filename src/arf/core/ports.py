@@ -16,6 +16,7 @@ from arf.core.records import (
     ChatMessage,
     Completion,
     ContextSnapshot,
+    Controls,
     DecisionEnvelope,
     Diagnosis,
     ExecutionRecord,
@@ -64,7 +65,9 @@ class UnitOfWork(LedgerSink, Protocol):
     def find_incident(self, incident_id: str) -> Incident | None: ...
 
     def list_incidents(
-        self, states: Sequence[IncidentState] | None = None
+        self,
+        states: Sequence[IncidentState] | None = None,
+        opened_since: datetime | None = None,
     ) -> Sequence[Incident]: ...
 
     def insert_incident(self, incident: Incident) -> None: ...
@@ -107,6 +110,13 @@ class UnitOfWork(LedgerSink, Protocol):
 
     def latest_decision(self, incident_id: str) -> DecisionEnvelope | None: ...
 
+    def decisions_since(self, since: datetime) -> Sequence[DecisionEnvelope]: ...
+
+    # operator controls (kill switch, shadow mode)
+    def get_controls(self) -> Controls: ...
+
+    def put_controls(self, controls: Controls) -> None: ...
+
     def put_approval(self, approval: Approval) -> None: ...
 
     def approvals_for(self, incident_id: str) -> Sequence[Approval]: ...
@@ -122,6 +132,14 @@ class UnitOfWork(LedgerSink, Protocol):
     def put_notification(self, notification: Notification) -> None: ...
 
     def notifications_for(self, incident_id: str) -> Sequence[Notification]: ...
+
+    def pending_notifications(
+        self, channel: str, max_attempts: int, limit: int = 100
+    ) -> Sequence[tuple[Notification, int]]: ...
+
+    def record_delivery(
+        self, notification_id: str, channel: str, sent: bool, detail: str, at: datetime
+    ) -> int: ...
 
     # ledger (read side)
     def iter_ledger(self) -> Iterator[LedgerEntry]: ...
@@ -179,6 +197,12 @@ class ChatModel(Protocol):
     @property
     def hosted(self) -> bool:
         """True when prompts leave this machine (egress rules apply)."""
+        ...
+
+    @property
+    def grammar_constrained(self) -> bool:
+        """True when decoding is held to the answer schema by a grammar: the output limit is
+        then raised to the schema's worst case, so the grammar can always close the JSON."""
         ...
 
     def complete(

@@ -6,6 +6,7 @@ an update is a new record (`model_copy(update=...)`), never an in-place change.
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -111,6 +112,7 @@ class Outcome(StrEnum):
     ROLLED_BACK = "rolled_back"
     ESCALATED = "escalated"
     NO_ACTION = "no_action"
+    SHADOWED = "shadowed"  # shadow mode: decided and recorded, deliberately not executed
 
 
 class Incident(Record):
@@ -333,6 +335,8 @@ class BlastRadius(Record):
     services: int
     resources: int
     replicas: int
+    # The largest share of one target's capacity (replicas or hosts) out of service at once.
+    replica_share: Confidence = 0.0
 
 
 class DecisionEnvelope(Record):
@@ -352,6 +356,9 @@ class DecisionEnvelope(Record):
     decided_at: AwareDatetime
     expires_at: AwareDatetime | None = None
     policy_input: Params = Field(default_factory=dict)
+    max_replica_share: Confidence = 1.0
+    # Shadow mode: everything but execution; the incident closes recording what would have run.
+    shadow: bool = False
 
 
 class Verdict(StrEnum):
@@ -483,6 +490,23 @@ class ServiceSLO(Record):
     max_latency_p99_ms: Annotated[float, Field(gt=0)] = 500.0
 
 
+class Autonomy(StrEnum):
+    """How far ARF may act on its own for a service (or one action on it), weakest first."""
+
+    SHADOW = "shadow"  # decide and record, never execute
+    APPROVE = "approve"  # every plan needs an explicit approval
+    ACKNOWLEDGE = "acknowledge"  # at least one person acknowledges before anything runs
+    AUTONOMOUS = "autonomous"  # the policy decides
+
+
+class FreezeWindow(Record):
+    """A change freeze: from `start` (inclusive) to `end` (exclusive)."""
+
+    start: AwareDatetime
+    end: AwareDatetime
+    reason: ShortText = ""
+
+
 class ServiceInfo(Record):
     name: Name
     owner: Name
@@ -491,6 +515,49 @@ class ServiceInfo(Record):
     kind: Annotated[str, Field(pattern="^(service|datastore|resource)$")] = "service"
     depends_on: tuple[str, ...] = ()
     slo: ServiceSLO = ServiceSLO()
+    # Share of the SLO's error budget left in the current window (written by SLO tooling).
+    error_budget_remaining: Confidence = 1.0
+    freeze_windows: tuple[FreezeWindow, ...] = ()
+    autonomy: Autonomy = Autonomy.AUTONOMOUS
+    autonomy_by_action: dict[str, Autonomy] = Field(default_factory=dict)
+
+    def frozen_at(self, at: datetime) -> FreezeWindow | None:
+        return next((w for w in self.freeze_windows if w.start <= at < w.end), None)
+
+    def autonomy_for(self, action: str) -> Autonomy:
+        return self.autonomy_by_action.get(action, self.autonomy)
+
+
+class ActionRun(Record):
+    """One past remediation step, as governance sees it: what ran where, how it was routed and
+    how it ended. Derived from stored decisions, executions and verifications."""
+
+    incident_id: Name
+    action: Name
+    target: Name
+    target_kind: Name
+    route: Route
+    at: AwareDatetime
+    # in_progress | verified | rolled_back | failed
+    outcome: Annotated[str, Field(pattern="^(in_progress|verified|rolled_back|failed)$")]
+
+
+class Controls(Record):
+    """Operator controls, stored so every process sees them: the kill switch (global and per
+    service) and global shadow mode."""
+
+    stopped: bool = False
+    stopped_services: tuple[str, ...] = ()
+    shadow: bool = False
+    reason: ShortText = ""
+    changed_by: str = ""
+    changed_at: AwareDatetime | None = None
+
+    def execution_stopped(self, services: tuple[str, ...] | list[str]) -> str | None:
+        if self.stopped:
+            return "the global kill switch is on"
+        hit = sorted(set(services) & set(self.stopped_services))
+        return f"the kill switch is on for {', '.join(hit)}" if hit else None
 
 
 # --------------------------------------------------------------------------- ledger

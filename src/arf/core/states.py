@@ -14,7 +14,7 @@ ALLOWED_TRANSITIONS: Mapping[IncidentState, frozenset[IncidentState]] = {
     S.OPEN: frozenset({S.CONTEXT_READY, S.CLOSED}),
     S.CONTEXT_READY: frozenset({S.DIAGNOSED, S.ESCALATED}),
     S.DIAGNOSED: frozenset({S.DECIDED, S.CLOSED, S.ESCALATED}),
-    S.DECIDED: frozenset({S.READY, S.AWAITING_HUMAN, S.ESCALATED}),
+    S.DECIDED: frozenset({S.READY, S.AWAITING_HUMAN, S.ESCALATED, S.CLOSED}),
     S.AWAITING_HUMAN: frozenset({S.READY, S.ESCALATED}),
     S.READY: frozenset({S.EXECUTING, S.ESCALATED}),
     S.EXECUTING: frozenset({S.VERIFYING, S.ROLLING_BACK}),

@@ -46,10 +46,17 @@ class ActionDefinition:
     preconditions: Callable[[PlanStep, State], list[str]]
     forward: Callable[[PlanStep, State], list[Operation]]
     backward: Callable[[PlanStep, State], list[Operation]]
+    # How the action takes capacity out: "rolling" (one replica at a time), "whole" (every
+    # replica at once) or "none" (changes no running replica, e.g. an IaC file).
+    disruption: str = "rolling"
 
     def blast_radius(self, step: PlanStep, state: State | None) -> BlastRadius:
-        replicas = _as_int((state or {}).get("replicas"), 1)
-        return BlastRadius(services=1, resources=1, replicas=replicas)
+        """Sized against the target's real state: replicas touched and the largest share of
+        its capacity out at once. An unknown replica count counts as one (the worst share)."""
+        replicas = max(1, _as_int((state or {}).get("replicas"), 1))
+        share = {"rolling": 1 / replicas, "whole": 1.0, "none": 0.0}[self.disruption]
+        touched = 0 if self.disruption == "none" else replicas
+        return BlastRadius(services=1, resources=1, replicas=touched, replica_share=round(share, 4))
 
 
 # ------------------------------------------------------------------ rollback_deploy
@@ -317,6 +324,7 @@ def default_actions() -> list[ActionDefinition]:
             _iac_pre,
             _iac_fwd,
             _iac_back,
+            disruption="none",
         ),
     ]
 
@@ -327,6 +335,8 @@ class ActionCatalog:
     def __init__(self, actions: Sequence[ActionDefinition]) -> None:
         self._actions: dict[str, ActionDefinition] = {}
         for action in actions:
+            if action.disruption not in ("rolling", "whole", "none"):
+                raise ConfigError(f"action {action.spec.name!r}: unknown disruption")
             if action.spec.name in self._actions:
                 raise ConfigError(f"action {action.spec.name!r} is registered twice")
             if not action.spec.rollback:

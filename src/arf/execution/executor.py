@@ -39,12 +39,16 @@ class Executor:
         services: set[str] = set()
         resources = 0
         replicas = 0
+        share = 0.0
         for step in steps:
             radius = self._definition(step).blast_radius(step, self._driver.describe(step.target))
             services.add(step.target)
             resources += radius.resources
             replicas += radius.replicas
-        return BlastRadius(services=len(services), resources=resources, replicas=replicas)
+            share = max(share, radius.replica_share)
+        return BlastRadius(
+            services=len(services), resources=resources, replicas=replicas, replica_share=share
+        )
 
     def check_integrity(
         self,
@@ -70,6 +74,11 @@ class Executor:
             raise IntegrityError(
                 f"the plan would change {radius.resources} resources, over the decided limit"
                 f" of {decision.max_resources}"
+            )
+        if radius.replica_share > decision.max_replica_share:
+            raise IntegrityError(
+                f"the plan would take {radius.replica_share:.0%} of a target's capacity out at"
+                f" once, over the decided limit of {decision.max_replica_share:.0%}"
             )
 
     def capture(self, step: PlanStep) -> dict[str, JsonValue]:

@@ -1,40 +1,39 @@
-"""From a grounded plan to a DecisionEnvelope: policy, risk, limits and the principle floors.
+"""From a grounded plan to a DecisionEnvelope: policy, risk, limits, autonomy and history.
 
-Floors enforced in code whatever the policy says:
-- a plan larger than the bundle's blast-radius limit is denied;
-- a plan with an irreversible step is never autonomous (at least approval);
-- a target missing from the service catalog is treated as critical.
+`decide` is pure: everything it needs (the catalog, the recent remediation history, the
+operator controls, the time) comes in the request; the same request always gives the same
+decision, and the policy input it evaluated is stored in the envelope for replay.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from pydantic import JsonValue
+
+from arf.core.canonical import canonical_json
 from arf.core.records import (
+    ActionRun,
     ActionSpec,
+    Autonomy,
     BlastRadius,
+    Controls,
     Criticality,
     DecisionEnvelope,
     Diagnosis,
-    Effect,
     Incident,
-    MatchedRule,
+    PlanStep,
     RemediationPlan,
     Route,
 )
-from arf.governance.policy import PolicyBundle, evaluate
-from arf.governance.risk import risk_score
+from arf.governance.policy import ROUTE_FOR_EFFECT, PolicyBundle, route
+from arf.governance.risk import RiskInputs, risk_score
 from arf.governance.service_catalog import ServiceCatalog
 
-ROUTE_FOR_EFFECT = {
-    Effect.ALLOW: Route.AUTONOMOUS,
-    Effect.ACKNOWLEDGE: Route.ACKNOWLEDGE,
-    Effect.APPROVE: Route.APPROVE,
-    Effect.DENY: Route.DENY,
-}
+FINISHED = ("verified", "rolled_back", "failed")
 
 
 @dataclass(frozen=True)
@@ -46,18 +45,85 @@ class DecisionRequest:
     blast_radius: BlastRadius
     signal_count: int
     now: datetime
+    history: Sequence[ActionRun] = ()  # recent remediation steps, any incident
+    controls: Controls = field(default_factory=Controls)
+
+
+def params_text(value: JsonValue) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    try:
+        return canonical_json(value)
+    except ValueError:  # NaN or infinity inside a list or map
+        return str(value)
+
+
+def agreement(diagnosis: Diagnosis, plan: RemediationPlan) -> float:
+    """Share of the reasoners that answered which put the plan's hypothesis forward (1.0 when a
+    single reasoner answered)."""
+    answered = {r for h in diagnosis.hypotheses for r in h.reasoners}
+    if len(answered) < 2:
+        return 1.0
+    backing: set[str] = set()
+    for hypothesis in diagnosis.hypotheses:
+        if hypothesis.hypothesis_id in plan.hypothesis_ids:
+            backing |= set(hypothesis.reasoners)
+    return round(len(backing) / len(answered), 4)
+
+
+def step_history(
+    runs: Sequence[ActionRun],
+    step: PlanStep,
+    target_kind: str,
+    incident_id: str,
+    now: datetime,
+) -> dict[str, Any]:
+    """What the policy input's `history` section says about one step."""
+    others = [r for r in runs if r.incident_id != incident_id and r.at <= now]
+    on_target = [r for r in others if r.target == step.target]
+    same_action = [
+        r
+        for r in others
+        if r.action == step.action
+        and r.target_kind == target_kind
+        and r.outcome in FINISHED
+        and r.at >= now - timedelta(days=30)
+    ]
+    failures = sum(1 for r in same_action if r.outcome != "verified")
+    return {
+        "target_runs_24h": sum(1 for r in on_target if r.at >= now - timedelta(hours=24)),
+        "service_autonomous_1h": sum(
+            1 for r in on_target if r.route is Route.AUTONOMOUS and r.at >= now - timedelta(hours=1)
+        ),
+        "active_on_target": len({r.incident_id for r in on_target if r.outcome == "in_progress"}),
+        "action_runs": len(same_action),
+        "action_failures": failures,
+        "action_failure_rate": round(failures / len(same_action), 4) if same_action else 0.0,
+    }
 
 
 def build_inputs(
-    request: DecisionRequest, specs: Mapping[str, ActionSpec], catalog: ServiceCatalog
+    request: DecisionRequest,
+    specs: Mapping[str, ActionSpec],
+    catalog: ServiceCatalog,
+    score: float,
 ) -> list[dict[str, Any]]:
     """One policy input per plan step (documented in docs/policy.md)."""
-    plan, incident, diagnosis = request.plan, request.incident, request.diagnosis
+    plan, incident, diagnosis, now = request.plan, request.incident, request.diagnosis, request.now
     top = diagnosis.top_hypothesis()
+    agreed = agreement(diagnosis, plan)
     inputs: list[dict[str, Any]] = []
-    for step in plan.steps:
+    for index, step in enumerate(plan.steps):
         spec = specs[step.action]
         info = catalog.service(step.target)
+        granted = info.autonomy_for(step.action) if info else Autonomy.AUTONOMOUS
+        if request.controls.shadow:
+            granted = Autonomy.SHADOW
+        budget = info.error_budget_remaining if info else 1.0
         inputs.append(
             {
                 "action": {
@@ -66,34 +132,54 @@ def build_inputs(
                     "reversible": spec.reversible,
                     "security_sensitive": spec.security_sensitive,
                     "permissions": list(spec.permissions),
+                    "target_kind": spec.target_kind,
                 },
-                "step": {"target": step.target, "params": dict(step.params)},
+                "step": {
+                    "index": index,
+                    "target": step.target,
+                    "params": dict(step.params),
+                    "params_text": {k: params_text(v) for k, v in step.params.items()},
+                },
                 "plan": {
                     "steps": len(plan.steps),
                     "confidence": plan.confidence,
                     "resources": request.blast_radius.resources,
                     "services": request.blast_radius.services,
                     "replicas": request.blast_radius.replicas,
+                    "replica_share": request.blast_radius.replica_share,
                 },
                 "target": {
                     "name": step.target,
+                    "known": info is not None,
                     "environment": info.environment if info else incident.environment,
                     "criticality": info.criticality.value if info else Criticality.CRITICAL.value,
                     "owner": info.owner if info else "unknown",
                     "kind": info.kind if info else "resource",
+                    "frozen": bool(info and info.frozen_at(now)),
+                    "autonomy": granted.value,
+                    "error_budget_remaining": budget,
+                    "error_budget_exhausted": budget <= 0.0,
                 },
                 "diagnosis": {
                     "confidence": plan.confidence,
                     "reasoner": diagnosis.reasoner,
                     "category": top.category.value if top else "unknown",
+                    "agreement": agreed,
                 },
                 "incident": {
                     "severity": incident.severity.value,
                     "services": list(incident.services),
                     "signals": request.signal_count,
                 },
-                "risk": {"score": 0.0},
-                "now": {"hour": request.now.hour, "weekday": request.now.isoweekday()},
+                "history": step_history(
+                    request.history,
+                    step,
+                    info.kind if info else "resource",
+                    incident.incident_id,
+                    now,
+                ),
+                "risk": {"score": score},
+                "now": {"hour": now.hour, "minute": now.minute, "weekday": now.isoweekday()},
             }
         )
     return inputs
@@ -105,80 +191,61 @@ def decide(
     specs: Mapping[str, ActionSpec],
     catalog: ServiceCatalog,
 ) -> DecisionEnvelope:
-    plan = request.plan
-    step_specs: Sequence[ActionSpec] = [specs[s.action] for s in plan.steps]
-    criticalities = [
-        info.criticality if (info := catalog.service(s.target)) else Criticality.CRITICAL
-        for s in plan.steps
-    ]
-    score, factors = risk_score(step_specs, criticalities, request.blast_radius, plan.confidence)
-    inputs = build_inputs(request, specs, catalog)
+    plan, now = request.plan, request.now
+    step_specs = [specs[s.action] for s in plan.steps]
+    infos = [catalog.service(s.target) for s in plan.steps]
+    provisional = build_inputs(request, specs, catalog, 0.0)
+    score, factors = risk_score(
+        RiskInputs(
+            risk_classes=[s.risk_class for s in step_specs],
+            criticalities=[i.criticality if i else Criticality.CRITICAL for i in infos],
+            blast=request.blast_radius,
+            all_reversible=all(s.reversible for s in step_specs),
+            confidence=plan.confidence,
+            agreement=agreement(request.diagnosis, plan),
+            failure_rates=[
+                (i["history"]["action_runs"], i["history"]["action_failure_rate"])
+                for i in provisional
+            ],
+            budget_remaining=min((i.error_budget_remaining if i else 1.0) for i in infos),
+            hour=now.hour,
+            weekday=now.isoweekday(),
+        )
+    )
+    inputs = provisional
     for item in inputs:
         item["risk"]["score"] = score
-    result = evaluate(bundle, inputs)
-    matched = list(result.matched)
-    effect = result.effect
-    if effect is None:
-        if score < bundle.autonomous_below:
-            effect = Effect.ALLOW
-        elif score < bundle.acknowledge_below:
-            effect = Effect.ACKNOWLEDGE
-        else:
-            effect = Effect.APPROVE
-        matched.append(
-            MatchedRule(
-                rule_id="risk-threshold",
-                effect=effect,
-                reason=f"no rule matched; risk {score:.2f} against thresholds"
-                f" {bundle.autonomous_below}/{bundle.acknowledge_below}",
-            )
-        )
-    if request.blast_radius.resources > bundle.max_resources:
-        matched.append(
-            MatchedRule(
-                rule_id="limit-blast-radius",
-                effect=Effect.DENY,
-                reason=f"changes {request.blast_radius.resources} resources; the limit is"
-                f" {bundle.max_resources}",
-            )
-        )
-        effect = Effect.DENY
-    if not all(s.reversible for s in step_specs) and effect.strictness < Effect.APPROVE.strictness:
-        matched.append(
-            MatchedRule(
-                rule_id="principle-irreversible",
-                effect=Effect.APPROVE,
-                reason="an irreversible action is never autonomous",
-            )
-        )
-        effect = Effect.APPROVE
-    route = ROUTE_FOR_EFFECT[effect]
+    routing = route(bundle, inputs)
+    chosen = ROUTE_FOR_EFFECT[routing.effect]
     roles: tuple[str, ...] = ()
     quorum = 0
     expires_at = None
-    if route is Route.APPROVE:
-        roles = result.roles or bundle.default_roles
-        quorum = max(1, result.quorum)
-        expires_at = request.now + timedelta(minutes=bundle.approval_expiry_minutes)
-    elif route is Route.ACKNOWLEDGE:
-        roles = bundle.default_roles
+    if chosen is Route.APPROVE:
+        roles = routing.roles or bundle.default_roles
+        quorum = max(1, routing.quorum)
+        expires_at = now + timedelta(minutes=bundle.approval_expiry_minutes)
+    elif chosen is Route.ACKNOWLEDGE:
+        owners = sorted({i.owner for i in infos if i is not None})
+        roles = tuple(dict.fromkeys([*owners, *bundle.acknowledge_roles])) or bundle.default_roles
         quorum = 1
-        expires_at = request.now + timedelta(minutes=bundle.acknowledge_expiry_minutes)
+        expires_at = now + timedelta(minutes=bundle.acknowledge_expiry_minutes)
     return DecisionEnvelope(
         decision_id=request.decision_id,
         incident_id=request.incident.incident_id,
         plan_id=plan.plan_id,
         plan_hash=plan.plan_hash(),
-        policy_version=f"{bundle.name}@{bundle.version_hash[:16]}",
-        matched_rules=tuple(matched),
+        policy_version=bundle.version,
+        matched_rules=routing.matched,
         risk_score=score,
         risk_factors=factors,
-        route=route,
+        route=chosen,
         required_roles=roles,
         quorum=quorum,
         blast_radius=request.blast_radius,
         max_resources=bundle.max_resources,
-        decided_at=request.now,
+        max_replica_share=bundle.max_replica_share,
+        decided_at=now,
         expires_at=expires_at,
         policy_input={"steps": inputs},
+        shadow=routing.shadow,
     )

@@ -1,11 +1,14 @@
-"""Policy documents (YAML + CEL) and their deterministic evaluation.
+"""Policy documents (YAML + CEL), their compilation at load and their deterministic evaluation.
 
-- Every rule's `when` is a CEL expression over a declared, typed input (`INPUT_SCHEMA`).
-  At load, each expression is compiled, every field it references is checked against the
-  schema, and it is evaluated once against a typed sample input; any problem is a load error
-  naming the file and line.
-- At decision time the strictest matching effect wins: deny > approve > acknowledge > allow.
-- Any evaluation error, non-boolean result or missing input denies (fail closed).
+- Every rule's `when` is a CEL expression over the typed input of `arf.governance.schema`.
+  At load each expression is compiled, every field it names is checked against the schema and
+  it is evaluated once against a typed sample; any problem is a load error naming file and line.
+- A rule may carry constraints (largest blast radius, allowed time windows); a matching rule
+  whose constraint the plan violates contributes its `on_violation` effect (deny by default).
+- The strictest matching effect wins: deny > approve > acknowledge > allow. Any evaluation
+  error, non-boolean result or missing input denies (fail closed).
+- `route` adds what no policy can switch off (see its docstring) and is the one function that
+  production decisions, `arf policy test` and `arf policy simulate` share.
 """
 
 from __future__ import annotations
@@ -21,95 +24,57 @@ import yaml
 
 from arf.core.canonical import sha256_hex
 from arf.core.errors import PolicyLoadError
-from arf.core.records import Effect, MatchedRule
+from arf.core.records import Autonomy, Effect, MatchedRule, Route
+from arf.governance.schema import field_problems, sample_input
 
-MAP = "map"  # a field whose keys are free-form (action parameters)
-
-INPUT_SCHEMA: Mapping[str, Any] = {
-    "action": {
-        "name": "",
-        "risk_class": "",
-        "reversible": True,
-        "security_sensitive": False,
-        "permissions": ["x"],
-    },
-    "step": {"target": "", "params": MAP},
-    "plan": {"steps": 1, "confidence": 0.5, "resources": 1, "services": 1, "replicas": 1},
-    "target": {"name": "", "environment": "", "criticality": "", "owner": "", "kind": ""},
-    "diagnosis": {"confidence": 0.5, "reasoner": "", "category": ""},
-    "incident": {"severity": "", "services": ["x"], "signals": 1},
-    "risk": {"score": 0.5},
-    "now": {"hour": 12, "weekday": 1},
+DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_CLOCK = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$|^24:00$")
+ROUTE_FOR_EFFECT = {
+    Effect.ALLOW: Route.AUTONOMOUS,
+    Effect.ACKNOWLEDGE: Route.ACKNOWLEDGE,
+    Effect.APPROVE: Route.APPROVE,
+    Effect.DENY: Route.DENY,
+}
+AUTONOMY_FLOOR = {
+    Autonomy.APPROVE.value: Effect.APPROVE,
+    Autonomy.ACKNOWLEDGE.value: Effect.ACKNOWLEDGE,
 }
 
-_MACRO_VARIABLE = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\(\s*([A-Za-z_]\w*)\s*,")
-_STRING = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-_PATH = re.compile(r"(?<![\w.])([A-Za-z_]\w*)((?:\.[A-Za-z_]\w*)+)")
-_CEL_FUNCTIONS = frozenset(
-    {
-        "size",
-        "has",
-        "int",
-        "uint",
-        "double",
-        "string",
-        "bool",
-        "type",
-        "duration",
-        "timestamp",
-        "matches",
-        "dyn",
-    }
-)
+
+@dataclass(frozen=True)
+class Window:
+    """Allowed from `start` to `end` minutes after midnight UTC on the listed ISO weekdays."""
+
+    days: frozenset[int]
+    start: int
+    end: int
+
+    def contains(self, weekday: int, minute_of_day: int) -> bool:
+        return weekday in self.days and self.start <= minute_of_day < self.end
 
 
-def sample_input() -> dict[str, Any]:
-    """A typed sample of the input, used to type-check rules at load."""
+@dataclass(frozen=True)
+class Constraints:
+    max_resources: int | None = None
+    max_replica_share: float | None = None
+    windows: tuple[Window, ...] = ()
+    on_violation: Effect = Effect.DENY
 
-    def fill(node: Any) -> Any:
-        if node == MAP:
-            return {}
-        if isinstance(node, Mapping):
-            return {k: fill(v) for k, v in node.items()}
-        return node
-
-    result = fill(INPUT_SCHEMA)
-    assert isinstance(result, dict)
-    return result
-
-
-def field_problems(expression: str) -> list[str]:
-    """Unknown variables and fields referenced by an expression."""
-    bound = set(_MACRO_VARIABLE.findall(expression))
-    text = _STRING.sub('""', expression)
-    problems: list[str] = []
-    for match in _PATH.finditer(text):
-        root, rest = match.group(1), match.group(2)
-        if root in bound:
-            continue
-        if root not in INPUT_SCHEMA:
-            problems.append(f"unknown variable {root!r}")
-            continue
-        node: Any = INPUT_SCHEMA[root]
-        walked = root
-        for part in rest.strip(".").split("."):
-            if node == MAP:
-                break
-            if not isinstance(node, Mapping):
-                # A method call on a value, e.g. name.startsWith(...)
-                break
-            if part not in node:
-                problems.append(f"{walked} has no field {part!r}")
-                break
-            node = node[part]
-            walked += "." + part
-    for name in re.findall(r"(?<![\w.])([A-Za-z_]\w*)(?!\s*[\w(.])", text):
-        if name in ("true", "false", "null", "in") or name in bound or name in INPUT_SCHEMA:
-            continue
-        if name in _CEL_FUNCTIONS:
-            continue
-        problems.append(f"unknown variable {name!r}")
-    return problems
+    def violations(self, policy_input: Mapping[str, Any]) -> list[str]:
+        plan, now = policy_input["plan"], policy_input["now"]
+        found = []
+        if self.max_resources is not None and plan["resources"] > self.max_resources:
+            found.append(f"changes {plan['resources']} resources (at most {self.max_resources})")
+        if self.max_replica_share is not None and plan["replica_share"] > self.max_replica_share:
+            found.append(
+                f"takes {plan['replica_share']:.0%} of a target's capacity out at once"
+                f" (at most {self.max_replica_share:.0%})"
+            )
+        if self.windows:
+            minute = int(now["hour"]) * 60 + int(now["minute"])
+            if not any(w.contains(int(now["weekday"]), minute) for w in self.windows):
+                found.append("outside the rule's allowed time windows")
+        return found
 
 
 @dataclass(frozen=True)
@@ -122,7 +87,8 @@ class Rule:
     roles: tuple[str, ...]
     quorum: int
     line: int
-    program: Any = field(compare=False, repr=False)
+    constraints: Constraints | None = None
+    program: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -133,10 +99,16 @@ class PolicyBundle:
     autonomous_below: float
     acknowledge_below: float
     max_resources: int
+    max_replica_share: float
     approval_expiry_minutes: int
     acknowledge_expiry_minutes: int
     default_roles: tuple[str, ...]
+    acknowledge_roles: tuple[str, ...]
     origin: str
+
+    @property
+    def version(self) -> str:
+        return f"{self.name}@{self.version_hash[:16]}"
 
 
 @dataclass(frozen=True)
@@ -147,8 +119,127 @@ class Evaluation:
     quorum: int
 
 
+@dataclass(frozen=True)
+class Routing:
+    """What the policy and the floors decided for a plan, before expiry and notification."""
+
+    effect: Effect
+    matched: tuple[MatchedRule, ...]
+    roles: tuple[str, ...]
+    quorum: int
+    shadow: bool
+
+
 def _line_of(node: yaml.Node) -> int:
     return int(node.start_mark.line) + 1
+
+
+def _minutes(text: object, where: str) -> int:
+    match = _CLOCK.match(str(text))
+    if not match:
+        raise PolicyLoadError(f"{where}: time {text!r} must be HH:MM (00:00 to 24:00)")
+    if str(text) == "24:00":
+        return 24 * 60
+    return int(match.group(1)) * 60 + int(match.group(2))
+
+
+def _constraints(raw: object, where: str) -> Constraints | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, Mapping):
+        raise PolicyLoadError(f"{where}: constraints must be a mapping")
+    unknown = set(raw) - {"max_resources", "max_replica_share", "windows", "on_violation"}
+    if unknown:
+        raise PolicyLoadError(f"{where}: unknown constraint {sorted(unknown)[0]!r}")
+    windows: list[Window] = []
+    for item in raw.get("windows") or ():
+        if not isinstance(item, Mapping) or not {"days", "from", "to"} <= set(item):
+            raise PolicyLoadError(f"{where}: a window needs days, from and to")
+        days = item["days"]
+        if not isinstance(days, list) or not all(d in DAYS for d in days):
+            raise PolicyLoadError(f"{where}: window days must be a list of {', '.join(DAYS)}")
+        start, end = _minutes(item["from"], where), _minutes(item["to"], where)
+        if start >= end:
+            raise PolicyLoadError(f"{where}: a window must end after it starts")
+        windows.append(Window(frozenset(DAYS.index(d) + 1 for d in days), start, end))
+    try:
+        on_violation = Effect(str(raw.get("on_violation", "deny")))
+        max_resources = raw.get("max_resources")
+        share = raw.get("max_replica_share")
+        return Constraints(
+            max_resources=None if max_resources is None else int(max_resources),
+            max_replica_share=None if share is None else float(share),
+            windows=tuple(windows),
+            on_violation=on_violation,
+        )
+    except (TypeError, ValueError) as exc:
+        raise PolicyLoadError(f"{where}: constraints: {exc}") from exc
+
+
+def _compile(rule_id: str, when: str, where: str, sample: Mapping[str, Any]) -> Any:
+    problems = field_problems(when)
+    if problems:
+        raise PolicyLoadError(f"{where}: rule {rule_id!r}: {'; '.join(problems)}")
+    try:
+        program = cel.compile(when)
+    except (ValueError, RuntimeError) as exc:
+        first = str(exc).splitlines()[0]
+        raise PolicyLoadError(f"{where}: rule {rule_id!r}: {first}") from exc
+    try:
+        trial: object = program.execute(cel.Context(dict(sample)))
+    except KeyError:
+        trial = True  # a free-form map key absent from the sample: cannot judge at load
+    except (TypeError, RuntimeError, ValueError) as exc:  # wrong operand types, unknown function
+        first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
+        raise PolicyLoadError(f"{where}: rule {rule_id!r} does not type-check: {first}") from exc
+    if not isinstance(trial, bool):
+        raise PolicyLoadError(f"{where}: rule {rule_id!r} must evaluate to a boolean")
+    return program
+
+
+def compile_rule(
+    item: object, where: str, seen: set[str], sample: Mapping[str, Any], line: int
+) -> Rule:
+    if not isinstance(item, Mapping):
+        raise PolicyLoadError(f"{where}: a rule must be a mapping")
+    rule_id, when = item.get("id"), item.get("when")
+    if rule_id is not None and not isinstance(rule_id, str):
+        raise PolicyLoadError(
+            f"{where}: rule id {rule_id!r} is not text; quote it (YAML reads no, yes, on, off"
+            " and numbers as other types)"
+        )
+    if not isinstance(rule_id, str) or not rule_id:
+        raise PolicyLoadError(f"{where}: rule without an 'id'")
+    if rule_id in seen:
+        raise PolicyLoadError(f"{where}: rule id {rule_id!r} is used twice")
+    seen.add(rule_id)
+    if not isinstance(when, str) or not when.strip():
+        raise PolicyLoadError(f"{where}: rule {rule_id!r} has no 'when' expression")
+    try:
+        effect = Effect(str(item.get("effect")))
+    except ValueError as exc:
+        raise PolicyLoadError(
+            f"{where}: rule {rule_id!r}: effect must be one of {', '.join(e.value for e in Effect)}"
+        ) from exc
+    program = _compile(rule_id, when, where, sample)
+    roles = item.get("roles") or ()
+    if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
+        raise PolicyLoadError(f"{where}: rule {rule_id!r}: roles must be a list of names")
+    quorum = item.get("quorum") or (1 if effect is Effect.APPROVE else 0)
+    if not isinstance(quorum, int) or quorum < 0:
+        raise PolicyLoadError(f"{where}: rule {rule_id!r}: quorum must be a whole number")
+    return Rule(
+        rule_id=rule_id,
+        description=str(item.get("description") or ""),
+        when=when,
+        effect=effect,
+        reason=str(item.get("reason") or item.get("description") or rule_id),
+        roles=tuple(roles),
+        quorum=quorum,
+        line=line,
+        constraints=_constraints(item.get("constraints"), f"{where}: rule {rule_id!r}"),
+        program=program,
+    )
 
 
 def load_policy_text(text: str, origin: str) -> PolicyBundle:
@@ -167,65 +258,12 @@ def load_policy_text(text: str, origin: str) -> PolicyBundle:
     routing = document.get("routing") or {}
     limits = document.get("limits") or {}
     approvals = document.get("approvals") or {}
-    rules: list[Rule] = []
     seen: set[str] = set()
     sample = sample_input()
+    rules = []
     for index, item in enumerate(document["rules"]):
         line = _line_of(rule_nodes[index]) if index < len(rule_nodes) else 0
-        where = f"{origin}:{line}"
-        if not isinstance(item, Mapping):
-            raise PolicyLoadError(f"{where}: a rule must be a mapping")
-        rule_id = item.get("id")
-        when = item.get("when")
-        if not isinstance(rule_id, str) or not rule_id:
-            raise PolicyLoadError(f"{where}: rule without an 'id'")
-        if rule_id in seen:
-            raise PolicyLoadError(f"{where}: rule id {rule_id!r} is used twice")
-        seen.add(rule_id)
-        if not isinstance(when, str) or not when.strip():
-            raise PolicyLoadError(f"{where}: rule {rule_id!r} has no 'when' expression")
-        try:
-            effect = Effect(str(item.get("effect")))
-        except ValueError as exc:
-            raise PolicyLoadError(
-                f"{where}: rule {rule_id!r}: effect must be one of"
-                f" {', '.join(e.value for e in Effect)}"
-            ) from exc
-        problems = field_problems(when)
-        if problems:
-            raise PolicyLoadError(f"{where}: rule {rule_id!r}: {'; '.join(problems)}")
-        try:
-            program = cel.compile(when)
-        except (ValueError, RuntimeError) as exc:
-            first = str(exc).splitlines()[0]
-            raise PolicyLoadError(f"{where}: rule {rule_id!r}: {first}") from exc
-        try:
-            trial: object = program.execute(sample)
-        except KeyError:
-            trial = True  # a free-form map key absent from the sample: cannot judge at load
-        except (TypeError, RuntimeError) as exc:  # wrong operand types, unknown function
-            first = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
-            raise PolicyLoadError(
-                f"{where}: rule {rule_id!r} does not type-check: {first}"
-            ) from exc
-        if not isinstance(trial, bool):
-            raise PolicyLoadError(f"{where}: rule {rule_id!r} must evaluate to a boolean")
-        roles = item.get("roles") or ()
-        if not isinstance(roles, list | tuple) or not all(isinstance(r, str) for r in roles):
-            raise PolicyLoadError(f"{where}: rule {rule_id!r}: roles must be a list of names")
-        rules.append(
-            Rule(
-                rule_id=rule_id,
-                description=str(item.get("description") or ""),
-                when=when,
-                effect=effect,
-                reason=str(item.get("reason") or item.get("description") or rule_id),
-                roles=tuple(roles),
-                quorum=int(item.get("quorum") or (1 if effect is Effect.APPROVE else 0)),
-                line=line,
-                program=program,
-            )
-        )
+        rules.append(compile_rule(item, f"{origin}:{line}", seen, sample, line))
     try:
         bundle = PolicyBundle(
             name=str(document.get("name") or "policy"),
@@ -234,18 +272,22 @@ def load_policy_text(text: str, origin: str) -> PolicyBundle:
             autonomous_below=float(routing.get("autonomous_below", 0.35)),
             acknowledge_below=float(routing.get("acknowledge_below", 0.6)),
             max_resources=int(limits.get("max_resources", 5)),
+            max_replica_share=float(limits.get("max_replica_share", 1.0)),
             approval_expiry_minutes=int(approvals.get("expiry_minutes", 60)),
             acknowledge_expiry_minutes=int(approvals.get("acknowledge_expiry_minutes", 15)),
             default_roles=tuple(approvals.get("default_roles") or ("approver",)),
+            acknowledge_roles=tuple(approvals.get("acknowledge_roles") or ()),
             origin=origin,
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, AttributeError) as exc:
         raise PolicyLoadError(f"{origin}: routing, limits or approvals: {exc}") from exc
     if not 0 <= bundle.autonomous_below <= bundle.acknowledge_below <= 1:
         raise PolicyLoadError(
             f"{origin}: routing thresholds must satisfy 0 <= autonomous_below <="
             " acknowledge_below <= 1"
         )
+    if bundle.approval_expiry_minutes <= 0 or bundle.acknowledge_expiry_minutes <= 0:
+        raise PolicyLoadError(f"{origin}: approvals expire: expiry minutes must be positive")
     return bundle
 
 
@@ -257,22 +299,36 @@ def load_policy(path: Path) -> PolicyBundle:
     return load_policy_text(text, str(path))
 
 
+def _first_line(exc: Exception) -> str:
+    return (str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__)[:300]
+
+
 def evaluate(bundle: PolicyBundle, inputs: Sequence[Mapping[str, Any]]) -> Evaluation:
     """Evaluate every rule against every input (one per plan step); strictest effect wins."""
     matched: list[MatchedRule] = []
     roles: list[str] = []
     quorum = 0
     for policy_input in inputs:
+        try:
+            context = cel.Context(dict(policy_input))
+        except Exception as exc:  # noqa: BLE001 - fail closed: an unconvertible input denies
+            matched.append(
+                MatchedRule(
+                    rule_id="input",
+                    effect=Effect.DENY,
+                    reason=f"the policy input is malformed ({_first_line(exc)}): denied",
+                )
+            )
+            continue
         for rule in bundle.rules:
             try:
-                result = rule.program.execute(dict(policy_input))
+                result = rule.program.execute(context)
             except Exception as exc:  # noqa: BLE001 - fail closed: any evaluation error denies
-                detail = str(exc).splitlines()[0] if str(exc) else exc.__class__.__name__
                 matched.append(
                     MatchedRule(
                         rule_id=rule.rule_id,
                         effect=Effect.DENY,
-                        reason=f"evaluation failed ({detail[:300]}): denied (fail closed)",
+                        reason=f"evaluation failed ({_first_line(exc)}): denied (fail closed)",
                     )
                 )
                 continue
@@ -285,16 +341,136 @@ def evaluate(bundle: PolicyBundle, inputs: Sequence[Mapping[str, Any]]) -> Evalu
                     )
                 )
                 continue
-            if result:
-                matched.append(
-                    MatchedRule(rule_id=rule.rule_id, effect=rule.effect, reason=rule.reason)
-                )
-                if rule.effect is Effect.APPROVE:
-                    roles.extend(r for r in rule.roles if r not in roles)
-                    quorum = max(quorum, rule.quorum)
+            if not result:
+                continue
+            matched.append(
+                MatchedRule(rule_id=rule.rule_id, effect=rule.effect, reason=rule.reason)
+            )
+            if rule.effect is Effect.APPROVE:
+                roles.extend(r for r in rule.roles if r not in roles)
+                quorum = max(quorum, rule.quorum)
+            if rule.constraints is not None:
+                try:
+                    problems = rule.constraints.violations(policy_input)
+                except (KeyError, TypeError, ValueError) as exc:
+                    problems = [f"cannot check ({_first_line(exc)})"]
+                    effect = Effect.DENY
+                else:
+                    effect = rule.constraints.on_violation
+                for problem in problems:
+                    matched.append(
+                        MatchedRule(
+                            rule_id=rule.rule_id,
+                            effect=effect,
+                            reason=f"constraint violated: {problem}",
+                        )
+                    )
     unique: dict[tuple[str, Effect, str], MatchedRule] = {}
     for item in matched:
         unique.setdefault((item.rule_id, item.effect, item.reason), item)
-    effects = [m.effect for m in unique.values()]
-    strictest = max(effects, key=lambda e: e.strictness, default=None)
+    strictest = max((m.effect for m in unique.values()), key=lambda e: e.strictness, default=None)
     return Evaluation(strictest, tuple(unique.values()), tuple(roles), quorum)
+
+
+def _get(policy_input: Mapping[str, Any], section: str, name: str) -> Any:
+    part = policy_input.get(section)
+    if not isinstance(part, Mapping) or name not in part:
+        raise KeyError(f"{section}.{name}")
+    return part[name]
+
+
+def route(bundle: PolicyBundle, inputs: Sequence[Mapping[str, Any]]) -> Routing:
+    """The policy's verdict plus the floors no policy can lower:
+
+    - no rule matched: the risk score (`risk.score`) routes through the bundle's thresholds;
+    - a plan over the bundle's blast-radius limits (resources, share of a target's capacity)
+      is denied;
+    - a plan with an irreversible step is never autonomous (at least approval);
+    - a service's (or action's) granted autonomy caps the route: `approve` and `acknowledge`
+      raise it, `shadow` records the decision but nothing executes;
+    - an input the floors cannot read denies.
+    """
+    result = evaluate(bundle, inputs)
+    matched = list(result.matched)
+    effect = result.effect
+    shadow = False
+    floors: list[MatchedRule] = []
+    try:
+        if not inputs:
+            raise KeyError("no plan steps")
+        score = max(float(_get(i, "risk", "score")) for i in inputs)
+        if effect is None:
+            if score < bundle.autonomous_below:
+                effect = Effect.ALLOW
+            elif score < bundle.acknowledge_below:
+                effect = Effect.ACKNOWLEDGE
+            else:
+                effect = Effect.APPROVE
+            floors.append(
+                MatchedRule(
+                    rule_id="risk-threshold",
+                    effect=effect,
+                    reason=f"no rule matched; risk {score:.2f} against thresholds"
+                    f" {bundle.autonomous_below}/{bundle.acknowledge_below}",
+                )
+            )
+        resources = max(int(_get(i, "plan", "resources")) for i in inputs)
+        share = max(float(_get(i, "plan", "replica_share")) for i in inputs)
+        if resources > bundle.max_resources:
+            floors.append(
+                MatchedRule(
+                    rule_id="limit-blast-radius",
+                    effect=Effect.DENY,
+                    reason=f"changes {resources} resources; the limit is {bundle.max_resources}",
+                )
+            )
+        if share > bundle.max_replica_share:
+            floors.append(
+                MatchedRule(
+                    rule_id="limit-replica-share",
+                    effect=Effect.DENY,
+                    reason=f"takes {share:.0%} of a target's capacity out at once; the limit is"
+                    f" {bundle.max_replica_share:.0%}",
+                )
+            )
+        if not all(_get(i, "action", "reversible") is True for i in inputs):
+            floors.append(
+                MatchedRule(
+                    rule_id="principle-irreversible",
+                    effect=Effect.APPROVE,
+                    reason="an irreversible action is never autonomous",
+                )
+            )
+        for item in inputs:
+            granted = str(_get(item, "target", "autonomy"))
+            target = _get(item, "target", "name")
+            if granted == Autonomy.SHADOW.value:
+                shadow = True
+            elif granted in AUTONOMY_FLOOR:
+                floors.append(
+                    MatchedRule(
+                        rule_id="autonomy-grant",
+                        effect=AUTONOMY_FLOOR[granted],
+                        reason=f"{target} is granted autonomy up to {granted}",
+                    )
+                )
+            elif granted != Autonomy.AUTONOMOUS.value:
+                floors.append(
+                    MatchedRule(
+                        rule_id="autonomy-grant",
+                        effect=Effect.APPROVE,
+                        reason=f"{target} has an unknown autonomy grant {granted!r}",
+                    )
+                )
+    except (KeyError, TypeError, ValueError) as exc:
+        floors.append(
+            MatchedRule(
+                rule_id="input",
+                effect=Effect.DENY,
+                reason=f"the policy input lacks {_first_line(exc)}: denied (fail closed)",
+            )
+        )
+    unique = {(m.rule_id, m.effect, m.reason): m for m in floors}
+    matched.extend(unique.values())
+    final = max((m.effect for m in matched), key=lambda e: e.strictness)
+    return Routing(final, tuple(matched), result.roles, result.quorum, shadow)

@@ -1,5 +1,9 @@
 """Approval rules: bound to the plan hash, by people with the role, quorum over distinct people.
 
+An acknowledgement needs one person holding any of the listed roles (the owning team or
+on-call). An approval needs `quorum` distinct people and, between them, every listed role: a
+plan that needs `[approver, security]` is not approved by two approvers without security.
+
 Checks are values: `check_approval` returns the reason an approval is refused, or None.
 """
 
@@ -48,8 +52,27 @@ def approvers(decision: DecisionEnvelope, approvals: Sequence[Approval]) -> set[
     }
 
 
+def missing_roles(decision: DecisionEnvelope, approvals: Sequence[Approval]) -> set[str]:
+    """Required roles no counted approver holds yet (empty for an acknowledgement once anyone
+    with a listed role answered)."""
+    counted = [
+        a
+        for a in approvals
+        if a.verdict is Verdict.APPROVE
+        and a.decision_id == decision.decision_id
+        and a.plan_hash == decision.plan_hash
+    ]
+    held = {role for a in counted for role in a.roles}
+    required = set(decision.required_roles)
+    if decision.route is Route.ACKNOWLEDGE:
+        return set() if (held & required or not required) and counted else required
+    return required - held
+
+
 def quorum_met(decision: DecisionEnvelope, approvals: Sequence[Approval]) -> bool:
-    return len(approvers(decision, approvals)) >= max(1, decision.quorum)
+    if len(approvers(decision, approvals)) < max(1, decision.quorum):
+        return False
+    return not missing_roles(decision, approvals)
 
 
 def rejected(decision: DecisionEnvelope, approvals: Sequence[Approval]) -> Approval | None:

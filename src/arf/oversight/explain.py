@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import JsonValue
 
 from arf.core.records import (
     Approval,
@@ -11,19 +14,34 @@ from arf.core.records import (
     Diagnosis,
     ExecutionRecord,
     Incident,
+    RemediationPlan,
     VerificationResult,
 )
 
 
-def explain_markdown(
-    incident: Incident,
-    snapshot: ContextSnapshot | None,
-    diagnosis: Diagnosis | None,
-    decision: DecisionEnvelope | None,
-    approvals: Sequence[Approval],
-    executions: Sequence[ExecutionRecord],
-    verifications: Sequence[VerificationResult],
-) -> str:
+@dataclass(frozen=True)
+class IncidentRecords:
+    """Everything stored about one incident that an explanation draws on."""
+
+    incident: Incident
+    snapshot: ContextSnapshot | None
+    diagnosis: Diagnosis | None
+    decision: DecisionEnvelope | None
+    approvals: Sequence[Approval]
+    executions: Sequence[ExecutionRecord]
+    verifications: Sequence[VerificationResult]
+
+    def routed_plan(self) -> RemediationPlan | None:
+        if self.diagnosis is None or self.decision is None:
+            return None
+        wanted = self.decision.plan_id
+        return next((p for p in self.diagnosis.plans if p.plan_id == wanted), None)
+
+
+def explain_markdown(records: IncidentRecords) -> str:
+    incident, snapshot, diagnosis = records.incident, records.snapshot, records.diagnosis
+    decision, approvals = records.decision, records.approvals
+    executions, verifications = records.executions, records.verifications
     out = [f"# {incident.incident_id}: {incident.title}", ""]
     out.append(
         f"- state: **{incident.state.value}**, outcome: {incident.outcome.value}"
@@ -55,10 +73,9 @@ def explain_markdown(
                 out.append(f"  - evidence `{evidence_id}`: {text}")
             for alternative in hypothesis.rejected_alternatives[:3]:
                 out.append(f"  - not blamed: {alternative}")
-    plan = None
-    if diagnosis is not None and decision is not None:
-        plan = next((p for p in diagnosis.plans if p.plan_id == decision.plan_id), None)
+    plan = records.routed_plan()
     if plan is not None and decision is not None:
+        shadow = " (shadow mode: not executed)" if decision.shadow else ""
         out += ["", "## Plan", ""]
         for index, step in enumerate(plan.steps, start=1):
             params = ", ".join(f"{k}={v}" for k, v in sorted(step.params.items()))
@@ -71,11 +88,12 @@ def explain_markdown(
             f"- confidence: {plan.confidence:.2f}",
             f"- blast radius: {decision.blast_radius.services} service(s),"
             f" {decision.blast_radius.resources} resource(s),"
-            f" {decision.blast_radius.replicas} replica(s)",
+            f" {decision.blast_radius.replicas} replica(s),"
+            f" {decision.blast_radius.replica_share:.0%} of a target's capacity at once",
             f"- plan hash: `{decision.plan_hash}`",
             "",
-            f"## Decision: {decision.route.value} (risk {decision.risk_score:.2f},"
-            f" policy {decision.policy_version})",
+            f"## Decision: {decision.route.value}{shadow}"
+            f" (risk {decision.risk_score:.2f}, policy {decision.policy_version})",
             "",
         ]
         for rule in decision.matched_rules:
@@ -113,3 +131,70 @@ def explain_markdown(
                         f"  - {probe.target} {probe.probe}: {probe.verdict.value} {probe.detail}"
                     )
     return "\n".join(out) + "\n"
+
+
+def explain_json(records: IncidentRecords) -> dict[str, JsonValue]:
+    """The same explanation as data: what a chat bot, a ticket or a dashboard renders."""
+    incident, snapshot, diagnosis = records.incident, records.snapshot, records.diagnosis
+    decision, plan = records.decision, records.routed_plan()
+    evidence = {e.evidence_id: e for e in snapshot.evidence} if snapshot else {}
+    hypotheses: list[JsonValue] = [
+        {
+            "cause": h.cause,
+            "category": h.category.value,
+            "confidence": h.confidence,
+            "reasoners": list(h.reasoners),
+            "evidence": [
+                {
+                    "id": evidence_id,
+                    "summary": evidence[evidence_id].summary if evidence_id in evidence else None,
+                }
+                for evidence_id in h.evidence_ids
+            ],
+            "rejected_alternatives": list(h.rejected_alternatives),
+        }
+        for h in (diagnosis.hypotheses if diagnosis else ())
+    ]
+    document: dict[str, JsonValue] = {
+        "incident": incident.model_dump(mode="json"),
+        "diagnosis": None
+        if diagnosis is None
+        else {
+            "reasoner": diagnosis.reasoner,
+            "model_id": diagnosis.model_id,
+            "notes": list(diagnosis.notes),
+            "hypotheses": hypotheses,
+        },
+        "plan": None
+        if plan is None
+        else {
+            "steps": [s.model_dump(mode="json") for s in plan.steps],
+            "rationale": plan.rationale,
+            "expected_impact": plan.expected_impact,
+            "rollback": plan.rollback,
+            "confidence": plan.confidence,
+        },
+        "decision": None
+        if decision is None
+        else {
+            "route": decision.route.value,
+            "shadow": decision.shadow,
+            "plan_hash": decision.plan_hash,
+            "policy_version": decision.policy_version,
+            "risk_score": decision.risk_score,
+            "risk_factors": [f.model_dump(mode="json") for f in decision.risk_factors],
+            "matched_rules": [m.model_dump(mode="json") for m in decision.matched_rules],
+            "blast_radius": decision.blast_radius.model_dump(mode="json"),
+            "limits": {
+                "max_resources": decision.max_resources,
+                "max_replica_share": decision.max_replica_share,
+            },
+            "required_roles": list(decision.required_roles),
+            "quorum": decision.quorum,
+            "expires_at": decision.expires_at.isoformat() if decision.expires_at else None,
+        },
+        "approvals": [a.model_dump(mode="json") for a in records.approvals],
+        "executions": [e.model_dump(mode="json") for e in records.executions],
+        "verifications": [v.model_dump(mode="json") for v in records.verifications],
+    }
+    return document

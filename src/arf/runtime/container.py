@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 
@@ -18,7 +18,7 @@ from arf.governance.policy import PolicyBundle, load_policy, load_policy_text
 from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
-from arf.runtime.history import StoreHistory
+from arf.runtime.history import RunHistory, StoreHistory
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
@@ -55,6 +55,10 @@ class Runtime:
     correlation: CorrelationRules = field(default_factory=CorrelationRules)
     context_rules: ContextRules = field(default_factory=ContextRules)
     redactor: Redactor = field(default_factory=Redactor)
+    run_history: RunHistory = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.run_history = RunHistory(self.store, self.services, timedelta(days=30))
 
     @property
     def history(self) -> IncidentHistory:

@@ -1,10 +1,27 @@
-"""Similar-incident memory served from the store through the `IncidentHistory` port."""
+"""What governance and reasoning remember: similar past incidents (the `IncidentHistory` port)
+and recent remediation runs (the policy input's `history`)."""
 
 from __future__ import annotations
 
-from arf.core.ports import Store
-from arf.core.records import Incident, PastIncident
+from datetime import datetime, timedelta
+
+from arf.core.ports import Store, Topology, UnitOfWork
+from arf.core.records import (
+    ActionRun,
+    Incident,
+    IncidentState,
+    Outcome,
+    PastIncident,
+    Route,
+)
 from arf.core.states import TERMINAL_STATES
+from arf.oversight.explain import IncidentRecords
+
+S = IncidentState
+# A remediation is in flight from its decision until it is verified, rolled back or escalated.
+IN_FLIGHT = frozenset(
+    {S.DECIDED, S.AWAITING_HUMAN, S.READY, S.EXECUTING, S.VERIFYING, S.ROLLING_BACK}
+)
 
 
 class StoreHistory:
@@ -50,3 +67,81 @@ class StoreHistory:
                 )
         found.sort(key=lambda p: (-p.similarity, -p.opened_at.timestamp()))
         return found[:limit]
+
+
+class RunHistory:
+    """Recent remediation steps (`ActionRun`) for governance's `history` input, from stored
+    decisions, plans and executions. Finished incidents never change, so what was derived for
+    an incident is kept until its revision moves."""
+
+    def __init__(self, store: Store, topology: Topology, window: timedelta) -> None:
+        self._store = store
+        self._topology = topology
+        self._window = window
+        self._seen: dict[str, tuple[int, tuple[ActionRun, ...]]] = {}
+
+    def runs(self, now: datetime) -> list[ActionRun]:
+        found: list[ActionRun] = []
+        with self._store.unit_of_work() as uow:
+            for incident in uow.list_incidents(opened_since=now - self._window):
+                cached = self._seen.get(incident.incident_id)
+                if cached is None or cached[0] != incident.revision:
+                    cached = (incident.revision, self._derive(uow, incident))
+                    self._seen[incident.incident_id] = cached
+                found.extend(cached[1])
+        return found
+
+    def _derive(self, uow: UnitOfWork, incident: Incident) -> tuple[ActionRun, ...]:
+        decision = uow.latest_decision(incident.incident_id)
+        if decision is None or decision.route is Route.DENY or decision.shadow:
+            return ()
+        diagnosis = uow.latest_diagnosis(incident.incident_id)
+        plan = next(
+            (p for p in (diagnosis.plans if diagnosis else ()) if p.plan_id == decision.plan_id),
+            None,
+        )
+        if plan is None:
+            return ()
+        executed = [
+            r for r in uow.executions_for(incident.incident_id) if r.kind.value == "forward"
+        ]
+        if incident.state in IN_FLIGHT:
+            outcome = "in_progress"
+        elif not executed:
+            return ()  # decided but never run: rejected, expired or refused
+        elif incident.outcome is Outcome.RESOLVED:
+            outcome = "verified"
+        elif incident.outcome is Outcome.ROLLED_BACK:
+            outcome = "rolled_back"
+        else:
+            outcome = "failed"
+        started = min((r.at for r in executed), default=decision.decided_at)
+        runs = []
+        for step in plan.steps:
+            info = self._topology.service(step.target)
+            runs.append(
+                ActionRun(
+                    incident_id=incident.incident_id,
+                    action=step.action,
+                    target=step.target,
+                    target_kind=info.kind if info else "resource",
+                    route=decision.route,
+                    at=started,
+                    outcome=outcome,
+                )
+            )
+        return tuple(runs)
+
+
+def incident_records(store: Store, incident_id: str) -> IncidentRecords:
+    """What an explanation of the incident draws on, read in one transaction."""
+    with store.unit_of_work() as uow:
+        return IncidentRecords(
+            incident=uow.get_incident(incident_id),
+            snapshot=uow.latest_snapshot(incident_id),
+            diagnosis=uow.latest_diagnosis(incident_id),
+            decision=uow.latest_decision(incident_id),
+            approvals=uow.approvals_for(incident_id),
+            executions=uow.executions_for(incident_id),
+            verifications=uow.verifications_for(incident_id),
+        )

@@ -7,26 +7,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from pydantic import JsonValue
+
 from arf.core.errors import AuthError, ConfigError, InputError
 from arf.core.records import Approval, Incident, Verdict
-from arf.oversight.explain import explain_markdown
+from arf.oversight.explain import explain_json, explain_markdown
 from arf.oversight.identities import Identity
 from arf.runtime.container import Runtime
+from arf.runtime.history import incident_records
+from arf.runtime.notifications import deliver_pending
 from arf.runtime.orchestrator import Orchestrator
 
 
 def explain(runtime: Runtime, incident_id: str) -> str:
-    with runtime.store.unit_of_work() as uow:
-        incident = uow.get_incident(incident_id)
-        return explain_markdown(
-            incident,
-            uow.latest_snapshot(incident_id),
-            uow.latest_diagnosis(incident_id),
-            uow.latest_decision(incident_id),
-            uow.approvals_for(incident_id),
-            uow.executions_for(incident_id),
-            uow.verifications_for(incident_id),
-        )
+    return explain_markdown(incident_records(runtime.store, incident_id))
+
+
+def explain_data(runtime: Runtime, incident_id: str) -> dict[str, JsonValue]:
+    return explain_json(incident_records(runtime.store, incident_id))
 
 
 def list_incidents(runtime: Runtime) -> list[Incident]:
@@ -69,9 +67,16 @@ def answer(
     """Approve or reject, then let the lifecycle continue (execute and verify if approved)."""
     orchestrator = Orchestrator(runtime)
     approval = orchestrator.answer(incident_id, identity, verdict, reason, plan_hash)
-    orchestrator.run_pending()
+    advance(runtime, orchestrator)
     with runtime.store.unit_of_work() as uow:
         return AnswerResult(approval, uow.get_incident(incident_id))
+
+
+def advance(runtime: Runtime, orchestrator: Orchestrator | None = None) -> int:
+    """Move every incident that can move, then deliver the notifications that produced."""
+    steps = (orchestrator or Orchestrator(runtime)).run_pending()
+    deliver_pending(runtime)
+    return steps
 
 
 def parse_window(text: str) -> timedelta:

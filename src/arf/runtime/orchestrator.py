@@ -274,6 +274,9 @@ class Orchestrator:
             blast = self._rt.executor.estimate(plan.steps)
         except ExecutionError as exc:
             return self._escalate(incident, f"cannot size the plan: {exc}")
+        now = self._rt.clock.now()
+        with self._rt.store.unit_of_work() as uow:
+            controls = uow.get_controls()
         decision = decide(
             DecisionRequest(
                 decision_id=self._rt.ids.new("dec"),
@@ -282,7 +285,9 @@ class Orchestrator:
                 plan=plan,
                 blast_radius=blast,
                 signal_count=signal_count,
-                now=self._rt.clock.now(),
+                now=now,
+                history=self._rt.run_history.runs(now),
+                controls=controls,
             ),
             self._rt.policy,
             self._rt.specs,
@@ -316,6 +321,8 @@ class Orchestrator:
             decision = uow.latest_decision(incident.incident_id)
         if decision is None:
             return self._escalate(incident, "decision missing")
+        if decision.shadow:
+            return self._shadow(incident, decision)
         if decision.route is Route.DENY:
             rules = ", ".join(r.rule_id for r in decision.matched_rules if r.effect.value == "deny")
             return self._escalate(incident, f"policy denied the plan ({rules})")
@@ -338,6 +345,39 @@ class Orchestrator:
                 f" arf approve {incident.incident_id}",
             )
         return True
+
+    def _shadow(self, incident: Incident, decision: DecisionEnvelope) -> bool:
+        """Shadow mode: record what would have run and close without executing anything."""
+        plan, _, _, _ = self._load_plan(incident.incident_id)
+        self._checkpoint("before-commit:closed")
+        with self._rt.store.unit_of_work() as uow:
+            self._record(
+                uow,
+                "shadow.would_execute",
+                incident.incident_id,
+                {
+                    "decision_id": decision.decision_id,
+                    "plan_hash": decision.plan_hash,
+                    "route": decision.route.value,
+                    "steps": [s.model_dump(mode="json") for s in plan.steps],
+                },
+            )
+            self._move(
+                uow,
+                incident,
+                S.CLOSED,
+                f"shadow mode: would have routed {decision.route.value} and run"
+                f" {', '.join(f'{s.action}({s.target})' for s in plan.steps)}; nothing executed",
+                outcome=Outcome.SHADOWED,
+            )
+        return True
+
+    def _held(self, incident: Incident, plan: RemediationPlan) -> bool:
+        """True while the kill switch covers this incident: nothing more is executed."""
+        with self._rt.store.unit_of_work() as uow:
+            controls = uow.get_controls()
+        names = [*incident.services, *(s.target for s in plan.steps)]
+        return controls.execution_stopped(names) is not None
 
     def _check_expiry(self, incident: Incident) -> bool:
         with self._rt.store.unit_of_work() as uow:
@@ -442,6 +482,8 @@ class Orchestrator:
             with self._rt.store.unit_of_work() as uow:
                 self._record(uow, "execution.refused", incident.incident_id, {"reason": str(exc)})
             return self._escalate(incident, f"execution refused: {exc}")
+        if self._held(incident, plan):
+            return False  # the kill switch is on: the approved plan waits
         self._commit_move(incident, S.EXECUTING, f"executing plan {decision.plan_hash[:12]}")
         return True
 
@@ -506,6 +548,8 @@ class Orchestrator:
             mine = [r for r in records if r.kind is StepKind.FORWARD and r.step_index == index]
             if any(r.status is StepStatus.SUCCEEDED for r in mine):
                 continue
+            if self._held(incident, plan):
+                return False  # the kill switch: finished steps stay done, the rest waits
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/forward"
             started = next((r for r in mine if r.status is StepStatus.STARTED), None)
             if started is None:
@@ -637,6 +681,8 @@ class Orchestrator:
     # ------------------------------------------------------------------ rollback
     def _rollback(self, incident: Incident) -> bool:
         plan, decision, _, records = self._load_plan(incident.incident_id)
+        if self._held(incident, plan):
+            return False  # hands off while the kill switch is on, rollbacks included
         done_forward = {
             r.step_index: r
             for r in records

@@ -37,12 +37,16 @@ class Settings(BaseModel):
     llm_environments: tuple[str, ...] | None = None  # environments whose incidents may be sent
     llm_max_prompt_tokens: int = Field(default=7_000, ge=500)
     llm_max_output_tokens: int = Field(default=2_048, ge=64)
-    llm_max_total_tokens: int = Field(default=20_000, ge=1_000)
+    llm_max_total_tokens: int = Field(default=32_000, ge=1_000)
     llm_max_cost_usd: float = Field(default=0.50, ge=0)
     llm_usd_per_1k_in: float = Field(default=0.0, ge=0)
     llm_usd_per_1k_out: float = Field(default=0.0, ge=0)
     llm_wall_time_s: float = Field(default=180.0, gt=0)
     diagnosis_cache: bool = True  # reuse the answer for an identical snapshot
+    # notification channels: slack+https://..., webhook+https://..., or Apprise URLs (mailto://)
+    notify: tuple[str, ...] = ()
+    notify_webhook_secret: str | None = None  # HMAC key for webhook+ channels
+    public_url: str = "http://127.0.0.1:8080"  # where people open incidents (links)
     platform: Literal["sim"] = "sim"
     clock: Literal["system", "sim"] = "system"
     seed: int = 7
@@ -101,6 +105,8 @@ _ENV_FIELDS = {
     "ARF_LLM_MAX_COST_USD": "llm_max_cost_usd",
     "ARF_LLM_WALL_TIME_S": "llm_wall_time_s",
     "ARF_DIAGNOSIS_CACHE": "diagnosis_cache",
+    "ARF_NOTIFY_WEBHOOK_SECRET": "notify_webhook_secret",
+    "ARF_PUBLIC_URL": "public_url",
     "ARF_CLOCK": "clock",
     "ARF_SEED": "seed",
     "ARF_LEDGER_KEY": "ledger_key",
@@ -126,6 +132,8 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
     for variable, name in _ENV_FIELDS.items():
         if env.get(variable):
             values[name] = env[variable]
+    if env.get("ARF_NOTIFY"):
+        values["notify"] = tuple(u.strip() for u in env["ARF_NOTIFY"].split(",") if u.strip())
     values["home"] = base
     try:
         return Settings.model_validate(values)

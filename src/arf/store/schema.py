@@ -101,6 +101,24 @@ deliveries = Table(
     Column("received_at", String(40), nullable=False),
 )
 
+controls = Table(
+    "controls",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("record", Text, nullable=False),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("notification_id", String(200), primary_key=True),
+    Column("channel", String(100), primary_key=True),
+    Column("status", String(20), nullable=False),  # sent | failed
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("at", String(40), nullable=False),
+)
+
 INITIAL_TABLES = (
     incidents,
     signals,
@@ -123,11 +141,21 @@ def _migration_2(conn: Connection) -> None:
     deliveries.create(conn, checkfirst=True)
 
 
+def _migration_3(conn: Connection) -> None:
+    controls.create(conn, checkfirst=True)
+
+
+def _migration_4(conn: Connection) -> None:
+    notification_deliveries.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
     (1, "initial schema", _migration_1),
     (2, "webhook deliveries seen (replay protection)", _migration_2),
+    (3, "operator controls (kill switch, shadow mode)", _migration_3),
+    (4, "notification deliveries per channel (outbox)", _migration_4),
 )
 
 

@@ -34,6 +34,7 @@ from arf.core.errors import ConcurrentUpdateError, ConfigError, NotFoundError
 from arf.core.records import (
     Approval,
     ContextSnapshot,
+    Controls,
     DecisionEnvelope,
     Diagnosis,
     ExecutionRecord,
@@ -84,12 +85,18 @@ class SqlUnitOfWork:
             raise NotFoundError(f"no incident with id {incident_id!r}")
         return found
 
-    def list_incidents(self, states: Sequence[IncidentState] | None = None) -> list[Incident]:
+    def list_incidents(
+        self,
+        states: Sequence[IncidentState] | None = None,
+        opened_since: datetime | None = None,
+    ) -> list[Incident]:
         query = select(schema.incidents.c.record).order_by(
             schema.incidents.c.opened_at, schema.incidents.c.incident_id
         )
         if states is not None:
             query = query.where(schema.incidents.c.state.in_([s.value for s in states]))
+        if opened_since is not None:
+            query = query.where(schema.incidents.c.opened_at >= _ts(opened_since))
         return [Incident.model_validate_json(r) for r in self._conn.execute(query).scalars()]
 
     def insert_incident(self, incident: Incident) -> None:
@@ -327,6 +334,36 @@ class SqlUnitOfWork:
     def latest_decision(self, incident_id: str) -> DecisionEnvelope | None:
         return self._latest(schema.decisions, incident_id, DecisionEnvelope)
 
+    def decisions_since(self, since: datetime) -> list[DecisionEnvelope]:
+        """Every stored decision made at or after `since`, oldest first (a scan: for offline
+        tooling such as `arf policy simulate`, not the hot path)."""
+        rows = self._conn.execute(
+            select(schema.decisions.c.record).order_by(schema.decisions.c.row_id)
+        ).scalars()
+        found = (DecisionEnvelope.model_validate_json(r) for r in rows)
+        return [d for d in found if d.decided_at >= since]
+
+    # ------------------------------------------------------------------ operator controls
+    def get_controls(self) -> Controls:
+        row = self._conn.execute(
+            select(schema.controls.c.record).where(schema.controls.c.name == "controls")
+        ).scalar_one_or_none()
+        return Controls() if row is None else Controls.model_validate_json(row)
+
+    def put_controls(self, controls: Controls) -> None:
+        exists = self._conn.execute(
+            select(schema.controls.c.name).where(schema.controls.c.name == "controls")
+        ).first()
+        record = canonical_json(controls)
+        if exists is None:
+            self._conn.execute(insert(schema.controls).values(name="controls", record=record))
+        else:
+            self._conn.execute(
+                update(schema.controls)
+                .where(schema.controls.c.name == "controls")
+                .values(record=record)
+            )
+
     def put_approval(self, approval: Approval) -> None:
         self._put(
             schema.approvals,
@@ -370,6 +407,48 @@ class SqlUnitOfWork:
 
     def notifications_for(self, incident_id: str) -> list[Notification]:
         return self._all(schema.notifications, incident_id, Notification)
+
+    def pending_notifications(
+        self, channel: str, max_attempts: int, limit: int = 100
+    ) -> list[tuple[Notification, int]]:
+        """Notifications not yet sent on `channel` and tried fewer than `max_attempts` times,
+        oldest first, with the attempts so far."""
+        notes, done = schema.notifications, schema.notification_deliveries
+        joined = notes.outerjoin(
+            done, (done.c.notification_id == notes.c.notification_id) & (done.c.channel == channel)
+        )
+        rows = self._conn.execute(
+            select(notes.c.record, done.c.attempts)
+            .select_from(joined)
+            .where(
+                (done.c.status.is_(None))
+                | ((done.c.status == "failed") & (done.c.attempts < max_attempts))
+            )
+            .order_by(notes.c.row_id)
+            .limit(limit)
+        ).all()
+        return [(Notification.model_validate_json(r[0]), int(r[1] or 0)) for r in rows]
+
+    def record_delivery(
+        self, notification_id: str, channel: str, sent: bool, detail: str, at: datetime
+    ) -> int:
+        """Record one delivery attempt; returns the attempts so far."""
+        table = schema.notification_deliveries
+        key = (table.c.notification_id == notification_id) & (table.c.channel == channel)
+        attempts = self._conn.execute(select(table.c.attempts).where(key)).scalar_one_or_none()
+        values = {
+            "status": "sent" if sent else "failed",
+            "attempts": (attempts or 0) + 1,
+            "detail": detail[:2000],
+            "at": _ts(at),
+        }
+        if attempts is None:
+            self._conn.execute(
+                insert(table).values(notification_id=notification_id, channel=channel, **values)
+            )
+        else:
+            self._conn.execute(update(table).where(key).values(**values))
+        return int(values["attempts"])
 
     # ------------------------------------------------------------------ ledger
     def _entry(self, row: Any) -> LedgerEntry:

@@ -107,6 +107,20 @@ def test_blast_radius_is_rechecked_at_execution() -> None:
         executor.check_integrity(decided, decision_for(decided, max_resources=0), [])
 
 
+def test_the_capacity_share_is_rechecked_against_the_real_replica_count() -> None:
+    world = platform()
+    executor = Executor(ActionCatalog(default_actions()), world)
+    decided = plan()
+    radius = executor.estimate(decided.steps)
+    assert radius.replica_share == pytest.approx(1 / 3, abs=1e-3)  # rolling, 3 replicas
+    limited = decision_for(decided).model_copy(update={"max_replica_share": 0.5})
+    executor.check_integrity(decided, limited, [])
+    scaled = world.state.services["checkout"].model_copy(update={"replicas": 1})
+    world.state.services["checkout"] = scaled  # someone scaled it down after the decision
+    with pytest.raises(IntegrityError, match="100% of a target's capacity"):
+        executor.check_integrity(decided, limited, [])
+
+
 def test_preconditions_refuse_a_rollback_to_a_version_never_deployed() -> None:
     sim = platform()
     bad_deploy(sim, "checkout", "1.5.0")

@@ -8,7 +8,8 @@ from hypothesis import strategies as st
 
 from arf.core.errors import PolicyLoadError
 from arf.core.records import Effect
-from arf.governance.policy import evaluate, load_policy_text, sample_input
+from arf.governance.policy import evaluate, load_policy_text
+from arf.governance.schema import sample_input
 from arf.runtime.container import packaged_policy
 
 HEADER = "name: t\nrules:\n"

@@ -7,7 +7,7 @@ import pytest
 
 from arf.core.errors import AuthError, ConfigError
 from arf.core.records import Approval, BlastRadius, DecisionEnvelope, Route, Verdict
-from arf.oversight.approvals import check_approval, quorum_met
+from arf.oversight.approvals import check_approval, missing_roles, quorum_met
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity, IdentityDirectory, hash_token
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -97,3 +97,42 @@ def test_the_system_identity_cannot_be_configured(tmp_path: Path) -> None:
     )
     with pytest.raises(ConfigError, match="reserved"):
         IdentityDirectory.from_file(path)
+
+
+def approval_by(who: str, roles: tuple[str, ...], decision_id: str = "dec-1") -> Approval:
+    return Approval(
+        approval_id=f"apr-{who}",
+        incident_id="INC-1",
+        decision_id=decision_id,
+        plan_hash=PLAN,
+        approver=who,
+        roles=roles,
+        verdict=Verdict.APPROVE,
+        at=AT,
+    )
+
+
+def test_an_approval_needs_every_required_role_between_the_approvers() -> None:
+    d = decision().model_copy(update={"required_roles": ("approver", "security")})
+    two_approvers = [approval_by("alice", ("approver",)), approval_by("bob", ("approver",))]
+    assert missing_roles(d, two_approvers) == {"security"}
+    assert not quorum_met(d, two_approvers)
+    with_security = [approval_by("alice", ("approver",)), approval_by("sam", ("security",))]
+    assert quorum_met(d, with_security)
+    assert quorum_met(d, [approval_by("pat", ("approver", "security"))])  # one person, both
+
+
+def test_an_acknowledgement_needs_any_one_listed_role() -> None:
+    d = decision().model_copy(
+        update={"route": Route.ACKNOWLEDGE, "required_roles": ("team-web", "sre")}
+    )
+    assert quorum_met(d, [approval_by("wendy", ("team-web",))])
+    assert quorum_met(d, [approval_by("sid", ("sre",))])
+    assert not quorum_met(d, [])
+    outsider = Identity("otto", frozenset({"team-data"}))
+    assert "lacks a required role" in (check_approval(d, [], outsider, PLAN, AT) or "")
+
+
+def test_an_approval_for_another_decision_does_not_count() -> None:
+    d = decision()
+    assert not quorum_met(d, [approval_by("alice", ("approver",), decision_id="dec-0")])

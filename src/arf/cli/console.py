@@ -1,0 +1,47 @@
+"""What every `arf` command shares: consoles, the error boundary, settings and runtime."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from arf.core.errors import ArfError
+from arf.runtime.container import Runtime, build_runtime
+from arf.runtime.settings import Settings, load_settings
+
+out = Console()
+err = Console(stderr=True)
+
+HomeOption = Annotated[
+    Path | None, typer.Option("--home", help="ARF home (default $ARF_HOME or ./.arf)")
+]
+
+
+@contextmanager
+def handled() -> Iterator[None]:
+    try:
+        yield
+    except ArfError as exc:
+        err.print(f"error: {exc}", markup=False, highlight=False)
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+def settings_for(home: Path | None) -> Settings:
+    return load_settings(home=home)
+
+
+@contextmanager
+def runtime_for(home: Path | None) -> Iterator[Runtime]:
+    runtime = build_runtime(settings_for(home))
+    try:
+        yield runtime
+    finally:
+        runtime.close()

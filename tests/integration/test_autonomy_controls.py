@@ -1,0 +1,137 @@
+"""Autonomy controls through the whole lifecycle: the kill switch, shadow mode, per-service
+autonomy grants and one remediation per target, on the simulated platform."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from arf.core.clock import ManualClock
+from arf.core.errors import AuthError, InputError
+from arf.core.records import Autonomy, IncidentState, Outcome, Route
+from arf.governance.service_catalog import ServiceCatalog
+from arf.oversight.identities import Identity
+from arf.runtime.audit import verify_ledger
+from arf.runtime.container import Runtime, packaged_service_catalog
+from arf.runtime.demo import DemoDriver
+from arf.runtime.governance_ops import ControlChange, change_controls, get_controls
+from arf.sim.faults import bad_deploy
+from tests.conftest import START, make_runtime
+
+OPERATOR = Identity("olga", frozenset({"sre"}))
+VIEWER = Identity("vic", frozenset({"viewer"}))
+
+
+def setup(tmp_path: Path) -> tuple[Runtime, DemoDriver]:
+    runtime = make_runtime(tmp_path / "home", ManualClock(START))
+    return runtime, DemoDriver(runtime, lambda _line: None)
+
+
+def ticks(driver: DemoDriver, count: int) -> None:
+    for _ in range(count):
+        driver.tick()
+
+
+def only_incident(runtime: Runtime) -> tuple[IncidentState, Outcome, str]:
+    with runtime.store.unit_of_work() as uow:
+        (incident,) = uow.list_incidents()
+    return incident.state, incident.outcome, incident.incident_id
+
+
+def versions(runtime: Runtime, service: str) -> str:
+    state = runtime.platform.describe(service)
+    assert state is not None
+    return str(state["version"])
+
+
+def test_the_kill_switch_holds_an_approved_plan_until_released(tmp_path: Path) -> None:
+    runtime, driver = setup(tmp_path)
+    change_controls(runtime, VIEWER, ControlChange(stop=True, reason="incident review"))
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 30)
+    state, _, incident_id = only_incident(runtime)
+    assert state is IncidentState.READY  # decided autonomous, but nothing executes
+    assert versions(runtime, "checkout") == "1.5.0"
+    with pytest.raises(AuthError, match="may stop execution but not resume"):
+        change_controls(runtime, VIEWER, ControlChange(stop=False, reason="done"))
+    change_controls(runtime, OPERATOR, ControlChange(stop=False, reason="review finished"))
+    ticks(driver, 30)
+    state, outcome, _ = only_incident(runtime)
+    assert (state, outcome) == (IncidentState.RESOLVED, Outcome.RESOLVED)
+    assert versions(runtime, "checkout") != "1.5.0"
+    with runtime.store.unit_of_work() as uow:
+        kinds = [e.kind for e in uow.iter_ledger()]
+    assert kinds.count("controls.changed") == 2
+    assert verify_ledger(runtime).ok
+    with runtime.store.unit_of_work() as uow:
+        steps = [e for e in uow.ledger_for_incident(incident_id) if e.kind == "execution.step"]
+    assert steps  # it ran, after the release
+
+
+def test_a_per_service_kill_switch_stops_only_that_service(tmp_path: Path) -> None:
+    runtime, driver = setup(tmp_path)
+    change_controls(
+        runtime, OPERATOR, ControlChange(stop=True, service="payments", reason="migration")
+    )
+    assert get_controls(runtime).stopped_services == ("payments",)
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 40)
+    state, _, _ = only_incident(runtime)
+    assert state is IncidentState.RESOLVED  # checkout is not payments
+    with pytest.raises(InputError, match="no service"):
+        change_controls(runtime, OPERATOR, ControlChange(stop=True, service="nope", reason="x"))
+    with pytest.raises(InputError, match="reason"):
+        change_controls(runtime, OPERATOR, ControlChange(stop=True, reason=" "))
+
+
+def test_shadow_mode_decides_records_and_executes_nothing(tmp_path: Path) -> None:
+    runtime, driver = setup(tmp_path)
+    change_controls(runtime, OPERATOR, ControlChange(shadow=True, reason="first week"))
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 40)
+    state, outcome, incident_id = only_incident(runtime)
+    assert (state, outcome) == (IncidentState.CLOSED, Outcome.SHADOWED)
+    assert versions(runtime, "checkout") == "1.5.0"  # nothing ran
+    with runtime.store.unit_of_work() as uow:
+        decision = uow.latest_decision(incident_id)
+        executions = uow.executions_for(incident_id)
+        shadow = [
+            e for e in uow.ledger_for_incident(incident_id) if e.kind == "shadow.would_execute"
+        ]
+    assert decision is not None and decision.shadow and decision.route is Route.AUTONOMOUS
+    assert executions == []
+    assert len(shadow) == 1 and shadow[0].payload["steps"]
+
+
+def catalog_with(service: str, autonomy: Autonomy) -> ServiceCatalog:
+    services = [
+        s.model_copy(update={"autonomy": autonomy}) if s.name == service else s
+        for s in packaged_service_catalog().services()
+    ]
+    return ServiceCatalog(services)
+
+
+def test_a_service_granted_acknowledgement_waits_for_a_person(tmp_path: Path) -> None:
+    runtime, driver = setup(tmp_path)
+    runtime.services = catalog_with("checkout", Autonomy.ACKNOWLEDGE)
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 30)
+    state, _, incident_id = only_incident(runtime)
+    assert state is IncidentState.AWAITING_HUMAN
+    with runtime.store.unit_of_work() as uow:
+        decision = uow.latest_decision(incident_id)
+    assert decision is not None and decision.route is Route.ACKNOWLEDGE
+    assert "team-payments" in decision.required_roles  # the owning team
+    assert "autonomy-grant" in {m.rule_id for m in decision.matched_rules}
+    assert versions(runtime, "checkout") == "1.5.0"
+
+
+def test_a_service_in_shadow_autonomy_is_only_recorded(tmp_path: Path) -> None:
+    runtime, driver = setup(tmp_path)
+    runtime.services = catalog_with("checkout", Autonomy.SHADOW)
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 40)
+    _, outcome, _ = only_incident(runtime)
+    assert outcome is Outcome.SHADOWED
+    assert versions(runtime, "checkout") == "1.5.0"
