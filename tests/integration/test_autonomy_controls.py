@@ -135,3 +135,30 @@ def test_a_service_in_shadow_autonomy_is_only_recorded(tmp_path: Path) -> None:
     _, outcome, _ = only_incident(runtime)
     assert outcome is Outcome.SHADOWED
     assert versions(runtime, "checkout") == "1.5.0"
+
+
+def test_the_person_who_requested_a_remediation_cannot_approve_it(tmp_path: Path) -> None:
+    from arf.core.records import Verdict
+    from arf.runtime import operations
+    from arf.sim.faults import datastore_disk_failure
+
+    runtime, driver = setup(tmp_path)
+    rita = Identity("rita", frozenset({"approver"}))
+    amir = Identity("amir", frozenset({"approver"}))
+    datastore_disk_failure(runtime.platform, "orders-db")
+    report = operations.request_remediation(runtime, rita, "orders-db", "writes are failing")
+    (incident_id,) = report.opened
+    ticks(driver, 30)
+    state, _, _ = only_incident(runtime)
+    assert state is IncidentState.AWAITING_HUMAN  # an irreversible failover needs approval
+    with runtime.store.unit_of_work() as uow:
+        assert uow.get_incident(incident_id).requested_by == "rita"
+    with pytest.raises(AuthError, match="requested this remediation"):
+        operations.answer(runtime, incident_id, rita, Verdict.APPROVE)
+    result = operations.answer(runtime, incident_id, amir, Verdict.APPROVE)
+    assert result.incident.state in (IncidentState.VERIFYING, IncidentState.RESOLVED)
+    with runtime.store.unit_of_work() as uow:
+        refused = [e for e in uow.ledger_for_incident(incident_id) if e.kind == "approval.refused"]
+    assert len(refused) == 1 and refused[0].payload["identity"] == "rita"
+    with pytest.raises(InputError, match="no service"):
+        operations.request_remediation(runtime, rita, "nope", "x")

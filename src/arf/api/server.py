@@ -49,6 +49,13 @@ class Answer(BaseModel):
     plan_hash: str | None = None
 
 
+class RequestBody(BaseModel):
+    """A person asking ARF to remediate a service."""
+
+    service: str
+    reason: str = ""
+
+
 class ControlBody(BaseModel):
     """A kill-switch or shadow-mode change; `reason` is required (it goes to the ledger)."""
 
@@ -140,7 +147,14 @@ def create_app(
             raise AuthError("wrong webhook credentials")
 
     def caller(authorization: Annotated[str | None, Header()] = None) -> Identity:
-        identity = operations.identify(runtime, _bearer(authorization) or "")
+        token = _bearer(authorization)
+        if not token:
+            raise HTTPException(
+                status_code=401,
+                detail="credentials are missing: send Authorization: Bearer <token>",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        identity = operations.identify(runtime, token)
         if not identity.roles:
             raise AuthError(f"{identity.name} has no role: nothing here is open to it")
         return identity
@@ -281,6 +295,15 @@ def create_app(
             "explanation": operations.explain(runtime, incident_id),
             "explanation_data": operations.explain_data(runtime, incident_id),
         }
+
+    @app.post("/api/v1/requests")
+    def request(body: RequestBody, who: Annotated[Identity, Depends(caller)]) -> JSONResponse:
+        with lock:
+            report = operations.request_remediation(runtime, who, body.service, body.reason)
+        return JSONResponse(
+            {"opened": report.opened, "attached": report.attached, "requested_by": who.name},
+            status_code=202,
+        )
 
     @app.get("/api/v1/controls")
     def controls(_who: Annotated[Identity, Depends(caller)]) -> dict[str, Any]:

@@ -231,6 +231,22 @@ def _answer(
 
 
 @app.command()
+def request(
+    service: str,
+    reason: Annotated[str, typer.Option("--reason", help="what you see and want fixed")],
+    home: HomeOption = None,
+) -> None:
+    """Ask ARF to remediate a service. You will not be able to approve its plan yourself."""
+    with handled(), runtime_for(home) as runtime:
+        identity = operations.identify(runtime, operations.token_from(runtime))
+        report = operations.request_remediation(runtime, identity, service, reason)
+        ledger_ops.checkpoint(runtime)
+        out.print(
+            f"requested by {identity.name}: {report.summary()}", markup=False, highlight=False
+        )
+
+
+@app.command()
 def approve(
     incident_id: str,
     plan_hash: Annotated[

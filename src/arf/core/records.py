@@ -130,6 +130,7 @@ class Incident(Record):
     outcome: Outcome = Outcome.PENDING
     outcome_reason: ShortText = ""
     revision: int = 0
+    requested_by: str | None = None  # who asked for a remediation (`arf request`), if anyone
 
 
 class Transition(Record):

@@ -35,6 +35,7 @@ from arf.signals import (
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
 from arf.signals.generic_json import JsonMapping
+from arf.signals.manual import requester_of
 from arf.signals.normalise import fingerprint
 
 EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
@@ -323,6 +324,7 @@ class Ingestor:
             updated_at=now,
             impact_started_at=min(signal.observed_at, now),
             last_signal_at=now,
+            requested_by=requester_of(signal),
         )
 
 

@@ -15,8 +15,11 @@ from arf.oversight.explain import explain_json, explain_markdown
 from arf.oversight.identities import Identity
 from arf.runtime.container import Runtime
 from arf.runtime.history import incident_records
+from arf.runtime.ingest import Ingestor, IngestReport
 from arf.runtime.notifications import deliver_pending
 from arf.runtime.orchestrator import Orchestrator
+from arf.signals.alertmanager import ParseResult
+from arf.signals.manual import manual_request
 
 
 def explain(runtime: Runtime, incident_id: str) -> str:
@@ -70,6 +73,22 @@ def answer(
     advance(runtime, orchestrator)
     with runtime.store.unit_of_work() as uow:
         return AnswerResult(approval, uow.get_incident(incident_id))
+
+
+def request_remediation(
+    runtime: Runtime, identity: Identity, service: str, reason: str
+) -> IngestReport:
+    """A person asks ARF to look at a service: the request opens or joins an incident, which
+    then runs the normal lifecycle; the requester can never approve its plan."""
+    if not reason.strip():
+        raise InputError("say why: a request needs a reason")
+    info = runtime.services.service(service)
+    if info is None:
+        raise InputError(f"no service {service!r} in the service catalog")
+    signal = manual_request(service, reason, identity.name, info.environment, runtime.clock.now())
+    report = Ingestor(runtime).ingest_parsed(ParseResult(signals=(signal,)))
+    advance(runtime)
+    return report
 
 
 def advance(runtime: Runtime, orchestrator: Orchestrator | None = None) -> int:

@@ -415,7 +415,9 @@ class Orchestrator:
         if plan_hash is not None:  # a prefix of at least 12 hex digits names the plan
             prefix_ok = len(plan_hash) >= 12 and decision.plan_hash.startswith(plan_hash)
             wanted = decision.plan_hash if prefix_ok else plan_hash
-        problem = check_approval(decision, existing, identity, wanted, now)
+        problem = check_approval(
+            decision, existing, identity, wanted, now, requested_by=incident.requested_by
+        )
         if problem is not None:
             with self._rt.store.unit_of_work() as uow:
                 self._record(

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from arf.core.ports import Topology
 from arf.core.records import Incident, Severity, Signal, SignalKind, SignalStatus
+from arf.signals.manual import requester_of
 
 OPENING_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING})
 
@@ -88,6 +89,7 @@ def absorb(incident: Incident, signal: Signal, received_at: datetime | None = No
     )
     return incident.model_copy(
         update={
+            "requested_by": incident.requested_by or requester_of(signal),
             "services": services,
             "severity": severity,
             "last_signal_at": max(incident.last_signal_at, arrived),
