@@ -162,3 +162,40 @@ def test_the_person_who_requested_a_remediation_cannot_approve_it(tmp_path: Path
     assert len(refused) == 1 and refused[0].payload["identity"] == "rita"
     with pytest.raises(InputError, match="no service"):
         operations.request_remediation(runtime, rita, "nope", "x")
+
+
+def test_catalog_freeze_windows_budgets_and_action_grants_reach_the_policy(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from arf.core.records import FreezeWindow
+
+    runtime, driver = setup(tmp_path)
+    window = FreezeWindow(start=START, end=START + timedelta(days=1), reason="quarter close")
+    services = [
+        s.model_copy(
+            update={
+                "freeze_windows": (window,),
+                "error_budget_remaining": 0.0,
+                "autonomy_by_action": {"rollback_deploy": Autonomy.ACKNOWLEDGE},
+            }
+        )
+        if s.name == "checkout"
+        else s
+        for s in packaged_service_catalog().services()
+    ]
+    runtime.services = ServiceCatalog(services)
+    bad_deploy(runtime.platform, "checkout", "1.5.0")
+    ticks(driver, 30)
+    _, _, incident_id = only_incident(runtime)
+    with runtime.store.unit_of_work() as uow:
+        decision = uow.latest_decision(incident_id)
+    assert decision is not None and decision.route is Route.APPROVE
+    rules = {m.rule_id for m in decision.matched_rules}
+    assert {"change-freeze", "error-budget-exhausted-acknowledge", "autonomy-grant"} <= rules
+    steps = decision.policy_input["steps"]
+    assert isinstance(steps, list) and isinstance(steps[0], dict)
+    target = steps[0]["target"]
+    assert isinstance(target, dict)
+    assert target["frozen"] is True and target["autonomy"] == "acknowledge"
+    factors = {f.name: f.value for f in decision.risk_factors}
+    assert factors["error_budget"] == 1.0
