@@ -7,6 +7,9 @@ PY := $(VENV)/bin/python
 BASE := $(VENV)/.installed-base
 LOCAL := $(VENV)/.installed-local
 DEV := $(VENV)/.installed-dev
+# Checkov lives in its own environment (its pins are its own); ARF runs it as a command.
+CHECKOV_VERSION ?= 3.3.30
+CHECKOV := $(VENV)/checkov/bin/checkov
 
 .PHONY: demo test lint unit clean
 
@@ -28,6 +31,11 @@ $(DEV): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e ".[dev]"
 	touch $(DEV) $(BASE) $(LOCAL)
 
+$(CHECKOV): | $(VENV)/bin/python
+	@echo "installing Checkov $(CHECKOV_VERSION) in its own environment (about 30 s)"
+	$(PYTHON) -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
+
 demo: $(BASE) $(if $(ARF_LLM),$(LOCAL))
 	$(VENV)/bin/arf demo
 
@@ -37,8 +45,8 @@ lint: $(DEV)
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
-test: lint
-	$(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
+test: lint $(CHECKOV)
+	ARF_CHECKOV=$(CURDIR)/$(CHECKOV) $(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 clean:
 	rm -rf $(VENV) .arf .mypy_cache .pytest_cache .ruff_cache

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,15 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.fail(f"the shared test data must be checked out beside the repo at {SHARED_DATA}")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def checkov() -> list[str]:
+    """The Checkov command (`make test` installs it in .venv/checkov and sets ARF_CHECKOV)."""
+    command = os.environ.get("ARF_CHECKOV") or str(REPO / ".venv" / "checkov" / "bin" / "checkov")
+    if not Path(command).exists():
+        pytest.fail(f"Checkov is not installed at {command}: run `make test`, which installs it")
+    return [command]
 
 
 @pytest.fixture
