@@ -44,38 +44,10 @@ import httpx
 import yaml
 
 from arf.core.errors import ConfigError, ExecutionError
+from arf.execution.params import Param, check_values, load_params
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\}")
 METHODS = frozenset({"GET", "POST", "PUT", "PATCH", "DELETE"})
-
-
-@dataclass(frozen=True)
-class Param:
-    name: str
-    type: str  # string | integer | boolean
-    pattern: str | None = None
-    minimum: int | None = None
-    maximum: int | None = None
-
-    def check(self, value: object) -> str:
-        """The value as text, or ExecutionError."""
-        if self.type == "boolean":
-            if not isinstance(value, bool):
-                raise ExecutionError(f"{self.name} must be true or false")
-            return "true" if value else "false"
-        if self.type == "integer":
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ExecutionError(f"{self.name} must be an integer")
-            if (self.minimum is not None and value < self.minimum) or (
-                self.maximum is not None and value > self.maximum
-            ):
-                raise ExecutionError(f"{self.name}={value} is out of bounds")
-            return str(value)
-        if not isinstance(value, str) or not value:
-            raise ExecutionError(f"{self.name} must be a non-empty string")
-        if self.pattern is not None and not re.fullmatch(self.pattern, value):
-            raise ExecutionError(f"{self.name}={value!r} does not match {self.pattern}")
-        return value
 
 
 @dataclass(frozen=True)
@@ -128,19 +100,7 @@ def load_actions(text: str, origin: str) -> dict[str, HttpAction]:
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: must be a mapping")
         call = _call(raw, where)
-        params = {}
-        for pname, spec in (raw.get("params") or {}).items():
-            if not isinstance(spec, Mapping) or spec.get("type") not in (
-                "string",
-                "integer",
-                "boolean",
-            ):
-                raise ConfigError(f"{where}: param {pname} needs a type string|integer|boolean")
-            if spec["type"] == "string" and not spec.get("pattern"):
-                raise ConfigError(f"{where}: string param {pname} needs a pattern")
-            params[pname] = Param(
-                pname, spec["type"], spec.get("pattern"), spec.get("minimum"), spec.get("maximum")
-            )
+        params = load_params(raw.get("params"), where)
         auth = raw.get("auth") or {"type": "none"}
         if auth.get("type") not in ("none", "bearer", "hmac"):
             raise ConfigError(f"{where}: auth type must be none, bearer or hmac")
@@ -212,13 +172,7 @@ class HttpExecutor:
         return self._actions[name]
 
     def _values(self, action: HttpAction, params: Mapping[str, Any]) -> dict[str, str]:
-        unknown = set(params) - set(action.params)
-        if unknown:
-            raise ExecutionError(f"{action.name}: unknown parameter {sorted(unknown)[0]!r}")
-        missing = set(action.params) - set(params)
-        if missing:
-            raise ExecutionError(f"{action.name}: missing parameter {sorted(missing)[0]!r}")
-        return {name: spec.check(params[name]) for name, spec in action.params.items()}
+        return check_values(action.name, action.params, params)
 
     def _send(
         self,
