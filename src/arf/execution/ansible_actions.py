@@ -27,9 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from arf.core.errors import ConfigError, ExecutionError
+from arf.core.yaml_files import yaml_section
 from arf.execution.params import Param, check_values, load_params
 
 LOCALHOST = "localhost ansible_connection=local"
@@ -56,17 +55,10 @@ class AnsibleResult:
 
 
 def load_actions(text: str, origin: str, playbooks: Path) -> dict[str, AnsibleAction]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
-    if not isinstance(document, Mapping) or not isinstance(
-        document.get("ansible_actions"), Mapping
-    ):
-        raise ConfigError(f"{origin}: expected a mapping with 'ansible_actions'")
+    declared = yaml_section(text, origin, "ansible_actions", dict)
     actions = {}
     root = playbooks.resolve()
-    for name, raw in document["ansible_actions"].items():
+    for name, raw in declared.items():
         where = f"{origin}: {name}"
         if not isinstance(raw, Mapping) or not raw.get("playbook"):
             raise ConfigError(f"{where}: needs a playbook")

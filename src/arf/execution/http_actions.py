@@ -41,9 +41,9 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 import httpx
-import yaml
 
 from arf.core.errors import ConfigError, ExecutionError
+from arf.core.yaml_files import yaml_section
 from arf.execution.params import Param, check_values, load_params
 
 _PLACEHOLDER = re.compile(r"\{([a-z_][a-z0-9_]*(?:\.[a-z_][a-z0-9_]*)?)\}")
@@ -88,14 +88,9 @@ def _call(raw: object, where: str, default_method: str = "POST") -> Call:
 
 
 def load_actions(text: str, origin: str) -> dict[str, HttpAction]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
-    if not isinstance(document, Mapping) or not isinstance(document.get("http_actions"), Mapping):
-        raise ConfigError(f"{origin}: expected a mapping with 'http_actions'")
+    declared = yaml_section(text, origin, "http_actions", dict)
     actions: dict[str, HttpAction] = {}
-    for name, raw in document["http_actions"].items():
+    for name, raw in declared.items():
         where = f"{origin}: {name}"
         if not isinstance(raw, Mapping):
             raise ConfigError(f"{where}: must be a mapping")

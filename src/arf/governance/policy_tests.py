@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 
 from arf.core.errors import PolicyLoadError
+from arf.core.yaml_files import yaml_section
 from arf.governance.policy import ROUTE_FOR_EFFECT, PolicyBundle, route
 from arf.governance.schema import deep_merge, neutral_input, unknown_paths
 
@@ -73,14 +74,9 @@ class TestReport:
 
 
 def load_cases(text: str, origin: str) -> list[Case]:
-    try:
-        document = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise PolicyLoadError(f"{origin}: not valid YAML: {exc}") from exc
-    if not isinstance(document, Mapping) or not isinstance(document.get("cases"), list):
-        raise PolicyLoadError(f"{origin}: expected a mapping with a 'cases' list")
+    declared = yaml_section(text, origin, "cases", list, PolicyLoadError)
     cases = []
-    for index, item in enumerate(document["cases"]):
+    for index, item in enumerate(declared):
         where = f"{origin}: case {index + 1}"
         if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
             raise PolicyLoadError(f"{where}: a case needs a name")

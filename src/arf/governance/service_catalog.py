@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from arf.core.errors import ConfigError
 from arf.core.records import ServiceInfo
+from arf.core.yaml_files import yaml_section
 
 
 class ServiceCatalog:
@@ -39,14 +39,9 @@ class ServiceCatalog:
 
     @classmethod
     def from_yaml(cls, text: str, origin: str) -> ServiceCatalog:
+        declared = yaml_section(text, origin, "services", list)
         try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
-        if not isinstance(document, Mapping) or not isinstance(document.get("services"), list):
-            raise ConfigError(f"{origin}: expected a mapping with a 'services' list")
-        try:
-            services = [ServiceInfo.model_validate(item) for item in document["services"]]
+            services = [ServiceInfo.model_validate(item) for item in declared]
         except ValidationError as exc:
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"])

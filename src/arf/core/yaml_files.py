@@ -1,0 +1,25 @@
+"""Reading the one section a configuration file is about, with errors that name the file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+from arf.core.errors import ConfigError
+
+
+def yaml_section(
+    text: str, origin: str, key: str, kind: type, error: type[ConfigError] = ConfigError
+) -> Any:
+    """`document[key]` of a YAML mapping, checked to be a `kind` (dict or list)."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{origin}: not valid YAML: {exc}") from exc
+    wanted = Mapping if kind is dict else kind
+    if not isinstance(document, Mapping) or not isinstance(document.get(key), wanted):
+        article = "a mapping" if kind is dict else "a list"
+        raise error(f"{origin}: expected a mapping with '{key}' ({article})")
+    return document[key]
