@@ -104,9 +104,10 @@ def test_shadow_mode_decides_records_and_executes_nothing(tmp_path: Path) -> Non
     assert len(shadow) == 1 and shadow[0].payload["steps"]
 
 
-def catalog_with(service: str, autonomy: Autonomy) -> ServiceCatalog:
+def catalog_with(service: str, **update: object) -> ServiceCatalog:
+    """The packaged catalog with some fields of one service changed."""
     services = [
-        s.model_copy(update={"autonomy": autonomy}) if s.name == service else s
+        s.model_copy(update=update) if s.name == service else s
         for s in packaged_service_catalog().services()
     ]
     return ServiceCatalog(services)
@@ -114,7 +115,7 @@ def catalog_with(service: str, autonomy: Autonomy) -> ServiceCatalog:
 
 def test_a_service_granted_acknowledgement_waits_for_a_person(tmp_path: Path) -> None:
     runtime, driver = setup(tmp_path)
-    runtime.services = catalog_with("checkout", Autonomy.ACKNOWLEDGE)
+    runtime.services = catalog_with("checkout", autonomy=Autonomy.ACKNOWLEDGE)
     bad_deploy(runtime.platform, "checkout", "1.5.0")
     ticks(driver, 30)
     state, _, incident_id = only_incident(runtime)
@@ -129,7 +130,7 @@ def test_a_service_granted_acknowledgement_waits_for_a_person(tmp_path: Path) ->
 
 def test_a_service_in_shadow_autonomy_is_only_recorded(tmp_path: Path) -> None:
     runtime, driver = setup(tmp_path)
-    runtime.services = catalog_with("checkout", Autonomy.SHADOW)
+    runtime.services = catalog_with("checkout", autonomy=Autonomy.SHADOW)
     bad_deploy(runtime.platform, "checkout", "1.5.0")
     ticks(driver, 40)
     _, outcome, _ = only_incident(runtime)
@@ -171,19 +172,12 @@ def test_catalog_freeze_windows_budgets_and_action_grants_reach_the_policy(tmp_p
 
     runtime, driver = setup(tmp_path)
     window = FreezeWindow(start=START, end=START + timedelta(days=1), reason="quarter close")
-    services = [
-        s.model_copy(
-            update={
-                "freeze_windows": (window,),
-                "error_budget_remaining": 0.0,
-                "autonomy_by_action": {"rollback_deploy": Autonomy.ACKNOWLEDGE},
-            }
-        )
-        if s.name == "checkout"
-        else s
-        for s in packaged_service_catalog().services()
-    ]
-    runtime.services = ServiceCatalog(services)
+    runtime.services = catalog_with(
+        "checkout",
+        freeze_windows=(window,),
+        error_budget_remaining=0.0,
+        autonomy_by_action={"rollback_deploy": Autonomy.ACKNOWLEDGE},
+    )
     bad_deploy(runtime.platform, "checkout", "1.5.0")
     ticks(driver, 30)
     _, _, incident_id = only_incident(runtime)

@@ -270,6 +270,9 @@ class Diagnosis(Record):
     def top_hypothesis(self) -> Hypothesis | None:
         return max(self.hypotheses, key=lambda h: h.confidence, default=None)
 
+    def plan(self, plan_id: str) -> RemediationPlan | None:
+        return next((p for p in self.plans if p.plan_id == plan_id), None)
+
 
 class ChatMessage(Record):
     """One turn sent to a language model."""

@@ -202,7 +202,7 @@ def decide(
             blast=request.blast_radius,
             all_reversible=all(s.reversible for s in step_specs),
             confidence=plan.confidence,
-            agreement=agreement(request.diagnosis, plan),
+            agreement=provisional[0]["diagnosis"]["agreement"],  # the same for every step
             failure_rates=[
                 (i["history"]["action_runs"], i["history"]["action_failure_rate"])
                 for i in provisional

@@ -34,8 +34,7 @@ class IncidentRecords:
     def routed_plan(self) -> RemediationPlan | None:
         if self.diagnosis is None or self.decision is None:
             return None
-        wanted = self.decision.plan_id
-        return next((p for p in self.diagnosis.plans if p.plan_id == wanted), None)
+        return self.diagnosis.plan(self.decision.plan_id)
 
 
 def explain_markdown(records: IncidentRecords) -> str:

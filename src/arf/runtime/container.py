@@ -58,7 +58,7 @@ class Runtime:
     run_history: RunHistory = field(init=False)
 
     def __post_init__(self) -> None:
-        self.run_history = RunHistory(self.store, self.services, timedelta(days=30))
+        self.run_history = RunHistory(self.store, timedelta(days=30))
 
     @property
     def history(self) -> IncidentHistory:

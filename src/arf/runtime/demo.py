@@ -194,9 +194,7 @@ def rows_for(runtime: Runtime, results: Sequence[ScenarioResult]) -> list[Incide
                 top = diagnosis.top_hypothesis() if diagnosis else None
                 plan = ""
                 if diagnosis and decision:
-                    chosen = next(
-                        (p for p in diagnosis.plans if p.plan_id == decision.plan_id), None
-                    )
+                    chosen = diagnosis.plan(decision.plan_id)
                     if chosen:
                         plan = " + ".join(f"{s.action}({s.target})" for s in chosen.steps)
                 alerts = sum(

@@ -110,5 +110,5 @@ def simulate(runtime: Runtime, window: timedelta, candidate: Path) -> list[Repla
 
 
 def suggestions(runtime: Runtime, window: timedelta) -> list[Suggestion]:
-    runs = RunHistory(runtime.store, runtime.services, window).runs(runtime.clock.now())
+    runs = RunHistory(runtime.store, window).runs(runtime.clock.now())
     return suggest(runs, runtime.services)

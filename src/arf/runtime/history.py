@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from arf.core.ports import Store, Topology, UnitOfWork
+from arf.core.ports import Store, UnitOfWork
 from arf.core.records import (
     ActionRun,
+    DecisionEnvelope,
     Incident,
     IncidentState,
     Outcome,
     PastIncident,
     Route,
+    StepKind,
 )
 from arf.core.states import TERMINAL_STATES
 from arf.oversight.explain import IncidentRecords
@@ -51,7 +53,7 @@ class StoreHistory:
                 top = diagnosis.top_hypothesis() if diagnosis else None
                 actions: tuple[str, ...] = ()
                 if diagnosis and decision:
-                    plan = next((p for p in diagnosis.plans if p.plan_id == decision.plan_id), None)
+                    plan = diagnosis.plan(decision.plan_id)
                     if plan is not None:
                         actions = tuple(f"{s.action}({s.target})" for s in plan.steps)
                 found.append(
@@ -74,9 +76,8 @@ class RunHistory:
     decisions, plans and executions. Finished incidents never change, so what was derived for
     an incident is kept until its revision moves."""
 
-    def __init__(self, store: Store, topology: Topology, window: timedelta) -> None:
+    def __init__(self, store: Store, window: timedelta) -> None:
         self._store = store
-        self._topology = topology
         self._window = window
         self._seen: dict[str, tuple[int, tuple[ActionRun, ...]]] = {}
 
@@ -96,14 +97,11 @@ class RunHistory:
         if decision is None or decision.route is Route.DENY or decision.shadow:
             return ()
         diagnosis = uow.latest_diagnosis(incident.incident_id)
-        plan = next(
-            (p for p in (diagnosis.plans if diagnosis else ()) if p.plan_id == decision.plan_id),
-            None,
-        )
+        plan = diagnosis.plan(decision.plan_id) if diagnosis else None
         if plan is None:
             return ()
         executed = [
-            r for r in uow.executions_for(incident.incident_id) if r.kind.value == "forward"
+            r for r in uow.executions_for(incident.incident_id) if r.kind is StepKind.FORWARD
         ]
         if incident.state in IN_FLIGHT:
             outcome = "in_progress"
@@ -117,14 +115,15 @@ class RunHistory:
             outcome = "failed"
         started = min((r.at for r in executed), default=decision.decided_at)
         runs = []
-        for step in plan.steps:
-            info = self._topology.service(step.target)
+        kinds = _target_kinds(decision)
+        for index, step in enumerate(plan.steps):
+            kind = kinds[index] if index < len(kinds) else "resource"
             runs.append(
                 ActionRun(
                     incident_id=incident.incident_id,
                     action=step.action,
                     target=step.target,
-                    target_kind=info.kind if info else "resource",
+                    target_kind=kind,
                     route=decision.route,
                     at=started,
                     outcome=outcome,
@@ -145,3 +144,14 @@ def incident_records(store: Store, incident_id: str) -> IncidentRecords:
             executions=uow.executions_for(incident_id),
             verifications=uow.verifications_for(incident_id),
         )
+
+
+def _target_kinds(decision: DecisionEnvelope) -> list[str]:
+    """Each step's target kind as the decision recorded it (service, datastore, resource)."""
+    steps = decision.policy_input.get("steps")
+    kinds = []
+    for item in steps if isinstance(steps, list) else []:
+        target = item.get("target") if isinstance(item, dict) else None
+        kind = target.get("kind") if isinstance(target, dict) else None
+        kinds.append(kind if isinstance(kind, str) and kind else "resource")
+    return kinds

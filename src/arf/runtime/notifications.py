@@ -57,11 +57,14 @@ class Dispatcher:
 
     def flush(self) -> FlushReport:
         sent = failed = 0
+        messages: dict[str, OutboundMessage] = {}  # one explanation per notification per flush
         for channel in self._channels:
             with self._rt.store.unit_of_work() as uow:
                 pending = list(uow.pending_notifications(channel.key, MAX_ATTEMPTS))
             for notification, _attempts in pending:
-                message = self._message(notification)
+                message = messages.get(notification.notification_id)
+                if message is None:
+                    message = messages[notification.notification_id] = self._message(notification)
                 try:
                     channel.send(message)
                     ok, detail = True, "delivered"

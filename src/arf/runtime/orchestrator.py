@@ -19,7 +19,6 @@ from arf.core.ports import UnitOfWork
 from arf.core.records import (
     Approval,
     DecisionEnvelope,
-    Diagnosis,
     ExecutionRecord,
     HypothesisCategory,
     Incident,
@@ -473,7 +472,11 @@ class Orchestrator:
             executions = list(uow.executions_for(incident_id))
         if decision is None or diagnosis is None:
             raise IntegrityError("decision or diagnosis missing")
-        plan = _find_plan(diagnosis, decision.plan_id)
+        plan = diagnosis.plan(decision.plan_id)
+        if plan is None:
+            raise IntegrityError(
+                f"plan {decision.plan_id} is not in diagnosis {diagnosis.diagnosis_id}"
+            )
         return plan, decision, approvals, executions
 
     def _start_execution(self, incident: Incident) -> bool:
@@ -745,13 +748,6 @@ class Orchestrator:
             changed = self._move(uow, incident, S.ESCALATED, reason, outcome=Outcome.ROLLED_BACK)
             self._notify(uow, changed, "escalation", reason)
         return True
-
-
-def _find_plan(diagnosis: Diagnosis, plan_id: str) -> RemediationPlan:
-    for plan in diagnosis.plans:
-        if plan.plan_id == plan_id:
-            return plan
-    raise IntegrityError(f"plan {plan_id} is not in diagnosis {diagnosis.diagnosis_id}")
 
 
 def _decision_summary(decision: DecisionEnvelope) -> dict[str, JsonValue]:
