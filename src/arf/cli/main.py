@@ -16,6 +16,7 @@ import typer
 from rich.markdown import Markdown
 from rich.table import Table
 
+from arf.cli.bench import bench
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
 from arf.cli.governance import control_app, policy_app
 from arf.core.errors import InputError, IntegrityError
@@ -38,6 +39,7 @@ pull_app = typer.Typer(no_args_is_help=True, help="Pull signals from systems ARF
 app.add_typer(pull_app, name="pull")
 app.add_typer(policy_app, name="policy")
 app.add_typer(control_app, name="control")
+app.command("bench")(bench)
 
 
 def _seconds(value: float | None) -> str:

@@ -170,6 +170,8 @@ class Topology(Protocol):
 
     def related(self, name: str, hops: int) -> frozenset[str]: ...
 
+    def downstream(self, name: str, hops: int) -> frozenset[str]: ...
+
 
 class IncidentHistory(Protocol):
     """Past incidents and their outcomes, served from the store to layer 1."""

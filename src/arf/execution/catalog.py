@@ -147,6 +147,32 @@ def _restart_fwd(step: PlanStep, state: State) -> list[Operation]:
     return [("restart", {})]
 
 
+# ------------------------------------------------------------------ scale_service
+MAX_REPLICAS = 50
+
+
+def _scale_pre(step: PlanStep, state: State) -> list[str]:
+    wanted = step.params.get("replicas")
+    current = _as_int(state.get("replicas"), -1)
+    if state.get("kind") not in ("service", "datastore") or current < 0:
+        return [f"{step.target} is not a scalable service"]
+    if not isinstance(wanted, int) or isinstance(wanted, bool):
+        return ["replicas must be an integer"]
+    if wanted <= current:
+        return [f"{step.target} already runs {current} replicas: scaling down is no remedy"]
+    if wanted > MAX_REPLICAS:
+        return [f"more than {MAX_REPLICAS} replicas"]
+    return []
+
+
+def _scale_fwd(step: PlanStep, state: State) -> list[Operation]:
+    return [("scale", {"replicas": step.params["replicas"]})]
+
+
+def _scale_back(step: PlanStep, state: State) -> list[Operation]:
+    return [("scale", {"replicas": _as_int(state.get("replicas"), 0)})]
+
+
 def _nothing(step: PlanStep, state: State) -> list[Operation]:
     return []
 
@@ -293,6 +319,23 @@ def default_actions() -> list[ActionDefinition]:
             _exists_pre,
             _restart_fwd,
             _nothing,
+        ),
+        ActionDefinition(
+            _spec(
+                "scale_service",
+                "Scale a service up to a replica count (restores capacity; never scales down).",
+                "service",
+                RiskClass.LOW,
+                True,
+                "scale back to the replica count it had before",
+                "service_health",
+                [ActionParam(name="replicas", type="integer", minimum=1, maximum=MAX_REPLICAS)],
+                permissions=["deployments:scale"],
+            ),
+            _scale_pre,
+            _scale_fwd,
+            _scale_back,
+            disruption="none",
         ),
         ActionDefinition(
             _spec(

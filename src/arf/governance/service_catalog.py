@@ -70,6 +70,10 @@ class ServiceCatalog:
         """Services within `hops` edges of `name` along any edges (excluding itself)."""
         return _reach(self._neighbours, name, hops)
 
+    def downstream(self, name: str, hops: int) -> frozenset[str]:
+        """What `name` calls, directly or through others, within `hops` calls."""
+        return _reach(self._down, name, hops)
+
     def related(self, name: str, hops: int) -> frozenset[str]:
         """Services on a dependency path with `name` within `hops`: what it calls, directly or
         through others, and what calls it. Siblings that share a caller are not related."""

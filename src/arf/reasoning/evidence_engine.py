@@ -328,7 +328,7 @@ class EvidenceReasoner:
     ) -> _Candidate | None:
         service = change.service
         change_type = change.attributes.get("change_type")
-        if service is None or change_type not in ("deploy", "config"):
+        if service is None or change_type not in ("deploy", "config", "scale"):
             return None
         if service not in failing:
             rejected.append(f"{change.summary}: {service} shows no symptoms (red herring)")
@@ -355,6 +355,14 @@ class EvidenceReasoner:
                 action="rollback_deploy", target=service, params={"to_version": str(previous)}
             )
             impact = f"{service} runs {previous} again and its errors stop"
+        elif change_type == "scale":
+            category = HypothesisCategory.CONFIG_CHANGE
+            cause = f"{service} was scaled from {previous} to {change.attributes.get('to', '?')}"
+            replicas = int(str(previous)) if str(previous).isdigit() else 0
+            step = PlanStep(action="scale_service", target=service, params={"replicas": replicas})
+            impact = f"{service} runs {previous} replicas again and serves traffic"
+            if replicas <= 0:
+                previous = None  # nothing to scale back to
         else:
             category = HypothesisCategory.CONFIG_CHANGE
             key = str(change.attributes.get("key", ""))

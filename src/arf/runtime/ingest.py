@@ -205,6 +205,7 @@ class Ingestor:
         )
         active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
         revisions = {incident_id: i.revision for incident_id, i in active.items()}
+        held = self._held_fingerprints(uow, now)
         opened: list[Incident] = []
         batch_firing: dict[str, Signal] = {}
         new_rows: list[tuple[Signal, str | None]] = []
@@ -259,6 +260,10 @@ class Ingestor:
                 chosen = choose_incident(
                     signal, list(active.values()), self._rt.services, self._rt.correlation
                 )
+                owner = held.get(fingerprint)
+                if chosen is None and owner is not None:
+                    chosen = active.get(owner.incident_id, owner)
+                    revisions.setdefault(owner.incident_id, owner.revision)
                 if chosen is None:
                     incident = self._new_incident(signal, now)
                     opened.append(incident)
@@ -311,6 +316,19 @@ class Ingestor:
                 },
                 now,
             )
+
+    def _held_fingerprints(self, uow: UnitOfWork, now: datetime) -> dict[str, Incident]:
+        """Fingerprints of the signals of incidents escalated to a person whose symptoms are
+        recent (within the correlation rules' escalation hold)."""
+        hold = self._rt.correlation.escalation_hold
+        held: dict[str, Incident] = {}
+        recent = uow.list_incidents([IncidentState.ESCALATED], opened_since=now - 4 * hold)
+        for incident in recent:
+            if now - incident.last_signal_at > hold:
+                continue
+            for row in uow.signals_for_incident(incident.incident_id):
+                held.setdefault(row.signal.fingerprint, incident)
+        return held
 
     def _new_incident(self, signal: Signal, now: datetime) -> Incident:
         return Incident(

@@ -621,11 +621,13 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ 7 verify
     def _slos(self, incident: Incident, steps: Sequence[PlanStep]) -> dict[str, ServiceSLO]:
+        """The objectives verification samples: running services and datastores only (an IaC
+        resource has no traffic to sample; its probe is the re-scan)."""
         names = set(incident.services) | {s.target for s in steps}
         return {
             name: info.slo
             for name in sorted(names)
-            if (info := self._rt.services.service(name)) is not None
+            if (info := self._rt.services.service(name)) is not None and info.kind != "resource"
         }
 
     def _run_verification(

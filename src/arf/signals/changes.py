@@ -1,6 +1,6 @@
 """Deploy, configuration and IaC change events as CloudEvents 1.0 (structured JSON mode).
 
-Recognised types: `*.deploy`, `*.config`, `*.iac` (for example `dev.arf.change.deploy`).
+Recognised types: `*.deploy`, `*.config`, `*.scale`, `*.iac` (for example `dev.arf.change.deploy`).
 The event's `subject` names the service or resource; `data` carries the change details.
 """
 
@@ -13,7 +13,7 @@ from arf.core.errors import InputError
 from arf.core.records import Severity, Signal, SignalKind, SignalStatus
 from arf.signals.normalise import fingerprint, parse_time, payload_digest
 
-CHANGE_KINDS = ("deploy", "config", "iac")
+CHANGE_KINDS = ("deploy", "config", "scale", "iac")
 
 
 def looks_like_cloudevent(payload: object) -> bool:

@@ -27,6 +27,13 @@ class CorrelationRules:
     window: timedelta = timedelta(minutes=10)
     max_hops: int = 2
     min_severity: Severity = Severity.MEDIUM
+    # A failure spreads up the call chain further than `max_hops`: a signal also joins an
+    # incident whose root lies this many calls below it (something it depends on).
+    max_depth: int = 6
+    # An alert that fires again (same fingerprint) while the incident it belonged to sits
+    # escalated with a person joins that incident instead of opening and escalating a new one:
+    # a flapping symptom of a failure someone already owns must not page them again.
+    escalation_hold: timedelta = timedelta(hours=6)
 
 
 def target_of(signal: Signal) -> str | None:
@@ -53,7 +60,11 @@ def choose_incident(
     target = target_of(signal)
     if target is None:
         return None
-    near = topology.related(target, rules.max_hops) | {target}
+    near = (
+        topology.related(target, rules.max_hops)
+        | topology.downstream(target, rules.max_depth)
+        | {target}
+    )
     best: Incident | None = None
     for incident in candidates:
         if incident.environment != signal.environment:

@@ -7,10 +7,13 @@ scoring check `fault_undone` inspects the platform's state; ARF never calls it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from arf.sim.model import FaultRecord, Release
+from pydantic import JsonValue
+
+from arf.sim.model import FaultRecord, Health, Release
 from arf.sim.platform import SimPlatform
 
 
@@ -21,6 +24,7 @@ def _record(
     detail: str,
     attribute: str = "",
     bad_value: str = "",
+    good_value: str = "",
 ) -> FaultRecord:
     fault = FaultRecord(
         fault_id=platform.next_id("fault"),
@@ -30,6 +34,7 @@ def _record(
         detail=detail,
         attribute=attribute,
         bad_value=bad_value,
+        good_value=good_value,
     )
     platform.state.faults.append(fault)
     return fault
@@ -42,10 +47,13 @@ def deploy(
     error_rate: float = 0.0,
     crashes: bool = False,
     author: str = "ci-bot",
+    image_missing: bool = False,
 ) -> None:
     """Roll out a release (a change event is emitted, as a CD system would)."""
     state = platform.state.services[service]
-    state.releases[version] = Release(version=version, error_rate=error_rate, crashes=crashes)
+    state.releases[version] = Release(
+        version=version, error_rate=error_rate, crashes=crashes, image_missing=image_missing
+    )
     before = state.version
     state.version = version
     state.release_history.append(version)
@@ -55,16 +63,49 @@ def deploy(
 def bad_deploy(
     platform: SimPlatform, service: str, version: str, error_rate: float = 0.25
 ) -> FaultRecord:
+    before = platform.state.services[service].version
     deploy(platform, service, version, error_rate=error_rate)
-    return _record(platform, "bad_deploy", service, f"{version} fails {error_rate:.0%} of calls")
+    return _record(
+        platform,
+        "bad_deploy",
+        service,
+        f"{version} fails {error_rate:.0%} of calls",
+        bad_value=version,
+        good_value=before,
+    )
 
 
 def crash_loop(platform: SimPlatform, service: str, version: str) -> FaultRecord:
+    before = platform.state.services[service].version
     deploy(platform, service, version, crashes=True)
-    return _record(platform, "crash_loop", service, f"{version} exits on start")
+    return _record(
+        platform,
+        "crash_loop",
+        service,
+        f"{version} exits on start",
+        bad_value=version,
+        good_value=before,
+    )
 
 
-def config_drift(platform: SimPlatform, service: str, key: str, value: str) -> FaultRecord:
+def wrong_image(platform: SimPlatform, service: str, version: str) -> FaultRecord:
+    before = platform.state.services[service].version
+    deploy(platform, service, version, image_missing=True)
+    return _record(
+        platform,
+        "wrong_image",
+        service,
+        f"image tag {version} does not exist: pods stay in ImagePullBackOff",
+        bad_value=version,
+        good_value=before,
+    )
+
+
+def config_drift(
+    platform: SimPlatform, service: str, key: str, value: str, kind: str = "config_drift"
+) -> FaultRecord:
+    """A configuration value changed (announced by a change event): `kind` names the failure
+    it causes, e.g. a target port, node selector, readiness probe or network policy."""
     state = platform.state.services[service]
     before = state.config.get(key, "")
     state.config[key] = value
@@ -74,17 +115,70 @@ def config_drift(platform: SimPlatform, service: str, key: str, value: str) -> F
     )
     return _record(
         platform,
-        "config_drift",
+        kind,
         service,
         f"{key}: {before} -> {value}",
         attribute=key,
         bad_value=value,
+        good_value=before,
+    )
+
+
+def healthy_config_change(platform: SimPlatform, service: str, key: str, value: str) -> None:
+    """A harmless configuration change (noise that precedes a fault elsewhere)."""
+    state = platform.state.services[service]
+    before = state.config.get(key, "")
+    state.config[key] = value
+    state.config_history.setdefault(key, []).append(value)
+    platform.emit_change("config", service, {"key": key, "from": before, "to": value}, "dev")
+
+
+def scaled_to_zero(platform: SimPlatform, service: str) -> FaultRecord:
+    state = platform.state.services[service]
+    before = state.replicas
+    state.replicas = 0
+    platform.emit_change("scale", service, {"from": str(before), "to": "0"}, "ops-console")
+    return _record(
+        platform, "scaled_to_zero", service, "scaled to 0 replicas", good_value=str(before)
     )
 
 
 def memory_exhaustion(platform: SimPlatform, service: str, demand_mb: int) -> FaultRecord:
     platform.state.services[service].memory_demand_mb = demand_mb
     return _record(platform, "memory_exhaustion", service, f"working set grew to {demand_mb} MiB")
+
+
+def memory_limit_lowered(platform: SimPlatform, service: str, limit_mb: int) -> FaultRecord:
+    """A manifest edit lowered the limit below the working set; no change event reaches ARF."""
+    state = platform.state.services[service]
+    before = state.memory_limit_mb
+    state.memory_limit_mb = limit_mb
+    return _record(
+        platform,
+        "memory_limit_too_low",
+        service,
+        f"memory limit {before} -> {limit_mb} MiB",
+        good_value=str(before),
+    )
+
+
+def credentials_revoked(platform: SimPlatform, datastore: str) -> FaultRecord:
+    platform.state.services[datastore].credentials_revoked = True
+    return _record(
+        platform, "credentials_revoked", datastore, "the datastore revoked its clients' password"
+    )
+
+
+def network_partition(platform: SimPlatform, service: str) -> FaultRecord:
+    platform.state.services[service].partitioned = True
+    return _record(
+        platform, "network_partition", service, "cannot reach its dependencies; nothing changed"
+    )
+
+
+def certificate_expired(platform: SimPlatform, service: str) -> FaultRecord:
+    platform.state.services[service].certificate_expires_at = platform.now()
+    return _record(platform, "certificate_expired", service, "serving certificate expired")
 
 
 def dependency_outage(platform: SimPlatform, service: str) -> FaultRecord:
@@ -98,16 +192,24 @@ def datastore_disk_failure(platform: SimPlatform, service: str) -> FaultRecord:
 
 
 def iac_misconfiguration(
-    platform: SimPlatform, resource: str, attribute: str, value: str
+    platform: SimPlatform, resource: str, attribute: str, value: JsonValue
 ) -> FaultRecord:
     found = platform.state.iac[resource]
     before = found.attributes.get(attribute)
     found.attributes[attribute] = value
     platform.emit_change(
-        "iac", resource, {"key": attribute, "from": str(before), "to": value}, "dev-pr-481"
+        "iac", resource, {"key": attribute, "from": str(before), "to": str(value)}, "dev-pr-481"
     )
     platform.emit_scan(resource)
-    return _record(platform, "iac_misconfiguration", resource, f"{attribute}={value}")
+    return _record(
+        platform,
+        "iac_misconfiguration",
+        resource,
+        f"{attribute}={value}",
+        attribute=attribute,
+        bad_value=json.dumps(value),
+        good_value=json.dumps(before),
+    )
 
 
 def transient_latency(platform: SimPlatform, service: str, seconds: float) -> FaultRecord:
@@ -115,29 +217,93 @@ def transient_latency(platform: SimPlatform, service: str, seconds: float) -> Fa
     return _record(platform, "transient", service, f"latency blip for {seconds:.0f} s")
 
 
+CONFIG_FAULTS = frozenset(
+    {
+        "config_drift",
+        "target_port_changed",
+        "node_selector_invalid",
+        "readiness_probe_broken",
+        "network_policy_blocking",
+        "corrupted_secret",
+        "feature_flag_flood",
+    }
+)
+RELEASE_FAULTS = frozenset({"bad_deploy", "crash_loop", "wrong_image"})
+
+
 def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
     state = platform.state
-    if fault.kind in ("bad_deploy", "crash_loop"):
-        service = state.services[fault.target]
-        release = service.releases[service.version]
-        return release.error_rate < 0.01 and not release.crashes
-    if fault.kind == "config_drift":
-        return state.services[fault.target].config.get(fault.attribute) != fault.bad_value
-    if fault.kind == "memory_exhaustion":
-        service = state.services[fault.target]
-        return service.memory_demand_mb <= service.memory_limit_mb
-    if fault.kind == "dependency_outage":
-        return state.services[fault.target].up
-    if fault.kind == "datastore_disk_failure":
-        return not state.services[fault.target].disk_errors
     if fault.kind == "iac_misconfiguration":
         return not platform.scan(fault.target)
-    return fault.kind == "transient"
+    if fault.kind in ("transient", "noise"):
+        return True
+    service = state.services[fault.target]
+    if fault.kind in RELEASE_FAULTS:
+        release = service.releases[service.version]
+        return release.error_rate < 0.01 and not release.crashes and not release.image_missing
+    if fault.kind in CONFIG_FAULTS:
+        return service.config.get(fault.attribute) != fault.bad_value
+    checks = {
+        "memory_exhaustion": lambda: service.memory_demand_mb <= service.memory_limit_mb,
+        "memory_limit_too_low": lambda: service.memory_demand_mb <= service.memory_limit_mb,
+        "dependency_outage": lambda: service.up,
+        "datastore_disk_failure": lambda: not service.disk_errors,
+        "scaled_to_zero": lambda: service.replicas >= int(fault.good_value or 1),
+        "credentials_revoked": lambda: not service.credentials_revoked,
+        "network_partition": lambda: not service.partitioned,
+        "certificate_expired": lambda: service.certificate_expires_at is None,
+    }
+    check = checks.get(fault.kind)
+    if check is None:
+        raise ValueError(f"unknown fault kind {fault.kind!r}")
+    return check()
 
 
 def fault_undone(platform: SimPlatform, fault: FaultRecord) -> bool:
     """Ground truth for scoring: is the injected fault itself gone from the platform's state?"""
     return _undone(platform, fault)
+
+
+def slo_breaches(platform: SimPlatform) -> list[str]:
+    """Services whose error rate or p99 latency is outside their objective right now."""
+    memo: dict[str, Health] = {}
+    out = []
+    for name, service in sorted(platform.state.services.items()):
+        current = platform.health_of(name, memo)
+        if (
+            current.up < 1
+            or current.error_rate > service.slo_max_error_rate
+            or current.latency_p99_ms > service.slo_max_latency_p99_ms
+        ):
+            out.append(name)
+    return out
+
+
+def repair(platform: SimPlatform, fault: FaultRecord) -> None:
+    """What a person does to undo a fault by hand (used by the evaluation's human model)."""
+    state = platform.state
+    if fault.kind in ("transient", "noise") or _undone(platform, fault):
+        return
+    if fault.kind == "iac_misconfiguration":
+        state.iac[fault.target].attributes[fault.attribute] = json.loads(fault.good_value)
+        return
+    service = state.services[fault.target]
+    if fault.kind in RELEASE_FAULTS:
+        service.version = fault.good_value
+        service.release_history.append(fault.good_value)
+    elif fault.kind in CONFIG_FAULTS:
+        service.config[fault.attribute] = fault.good_value
+        service.config_history.setdefault(fault.attribute, []).append(fault.good_value)
+    elif fault.kind in ("memory_exhaustion", "memory_limit_too_low"):
+        service.memory_limit_mb = max(service.memory_limit_mb, service.memory_demand_mb * 5 // 4)
+    elif fault.kind == "scaled_to_zero":
+        service.replicas = int(fault.good_value or 1)
+    else:
+        service.up = True
+        service.disk_errors = False
+        service.credentials_revoked = False
+        service.partitioned = False
+        service.certificate_expires_at = None
 
 
 @dataclass(frozen=True)

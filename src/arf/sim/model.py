@@ -16,6 +16,7 @@ class Release(BaseModel):
     version: str
     error_rate: float = 0.0
     crashes: bool = False
+    image_missing: bool = False  # the image cannot be pulled: new pods never start
 
 
 class ServiceState(BaseModel):
@@ -35,6 +36,13 @@ class ServiceState(BaseModel):
     has_replica: bool = False
     base_latency_ms: float = 120.0
     latency_spike_until: float | None = None
+    # faults that leave no change event behind (found only by their symptoms)
+    partitioned: bool = False  # cannot reach its dependencies (network partition)
+    credentials_revoked: bool = False  # a datastore that refuses its clients' credentials
+    certificate_expires_at: float | None = None  # serving certificate validity
+    # service objective, checked by the evaluation's success criterion (never by ARF)
+    slo_max_error_rate: float = 0.02
+    slo_max_latency_p99_ms: float = 800.0
 
 
 class IacResource(BaseModel):
@@ -61,6 +69,7 @@ class FaultRecord(BaseModel):
     detail: str
     attribute: str = ""
     bad_value: str = ""
+    good_value: str = ""  # what the state was before (JSON for IaC attributes)
 
 
 class Emission(BaseModel):
@@ -81,6 +90,12 @@ class SimState(BaseModel):
     faults: list[FaultRecord] = Field(default_factory=list)
     counter: int = 0
     last_eval: float = 0.0
+
+
+# Values a healthy deployment has; anything else breaks the service the way the real
+# misconfiguration would (scheduling, probes, service routing, TLS, network policy).
+NODE_POOLS = frozenset({"pool-general", "pool-memory"})
+READINESS_PATH = "/healthz"
 
 
 @dataclass(frozen=True)
@@ -109,6 +124,8 @@ def own_health(service: ServiceState, now: float) -> Health:
     up = 1.0
     if not service.up or crash:
         return Health(1.0, latency, 0.0, crash, False, service.disk_errors)
+    if _unreachable(service, now):
+        return Health(1.0, latency, 0.0, False, False, service.disk_errors)
     pool = service.config.get("db_pool_size")
     if pool is not None and pool.isdigit() and int(pool) < 5:
         latency += 1500
@@ -120,24 +137,77 @@ def own_health(service: ServiceState, now: float) -> Health:
         latency += 400
     if service.latency_spike_until is not None and now < service.latency_spike_until:
         latency += 1500
+    if service.config.get("tls_secret", "valid") != "valid":
+        error += 0.9  # handshakes fail with a corrupted certificate or key
+    if service.certificate_expires_at is not None and now >= service.certificate_expires_at:
+        error += 0.9
+    if service.partitioned:
+        error += 0.85
+        latency += 2000  # calls time out
+    load = _number(service.config.get("load_factor", "1.0"))
+    if service.config.get("flag_recs_v2") == "on":
+        load += 2.5  # the flag turns on a feature that multiplies the calls per request
+    if load > 1.5:
+        latency += 900 * (load - 1)
+        error += 0.04 * (load - 1)
     return Health(min(1.0, error), latency, up, False, oom, service.disk_errors)
 
 
+def _number(text: str) -> float:  # configuration values are strings
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0
+
+
+def _unreachable(service: ServiceState, now: float) -> bool:
+    """No ready endpoint answers: pods cannot schedule, never become ready, or are not
+    selected; the Service routes to the wrong port; a network policy drops the traffic."""
+    config = service.config
+    release = service.releases.get(service.version)
+    if service.replicas <= 0 or (release is not None and release.image_missing):
+        return True
+    if config.get("node_selector", "pool-general") not in NODE_POOLS:
+        return True
+    if config.get("readiness_path", READINESS_PATH) != READINESS_PATH:
+        return True
+    if config.get("target_port", "8080") != config.get("container_port", "8080"):
+        return True
+    return config.get("ingress_policy", "allow-callers") == "deny-all"
+
+
 def health(
-    services: dict[str, ServiceState], name: str, now: float, seed: int, depth: int = 0
+    services: dict[str, ServiceState],
+    name: str,
+    now: float,
+    seed: int,
+    memo: dict[str, Health] | None = None,
 ) -> Health:
-    """A service's health including what its dependencies pass on to it."""
+    """A service's health including what its dependencies pass on to it.
+
+    `memo` shares results between services evaluated at the same instant (a tick evaluates
+    every service once); a dependency cycle is cut where it closes.
+    """
+    memo = {} if memo is None else memo
+    found = memo.get(name)
+    if found is not None:
+        return found
     own = own_health(services[name], now)
+    memo[name] = own  # provisional: a cycle back to this service sees its own health only
     error, latency = own.error_rate, own.latency_p99_ms
-    if depth < 6 and own.up > 0:
+    if own.up > 0:
         for dep in services[name].depends_on:
             if dep not in services:
                 continue
-            dep_health = health(services, dep, now, seed, depth + 1)
+            dep_health = health(services, dep, now, seed, memo)
+            if services[dep].credentials_revoked:
+                error += 0.9  # every call the service makes to it is refused
             if dep_health.error_rate > 0.05:
                 error += 0.6 * dep_health.error_rate
             if dep_health.latency_p99_ms > 500:
                 latency += 0.5 * (dep_health.latency_p99_ms - 300)
     error = min(1.0, max(0.0, error * (1 + 0.05 * jitter(seed, name, "error_rate", now))))
     latency = max(1.0, latency * (1 + 0.05 * jitter(seed, name, "latency", now)))
-    return Health(error, latency, own.up, own.crash_looping, own.oom_killed, own.disk_errors)
+    result = Health(error, latency, own.up, own.crash_looping, own.oom_killed, own.disk_errors)
+    memo[name] = result
+    return result

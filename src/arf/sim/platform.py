@@ -80,25 +80,47 @@ ALERT_RULES: tuple[AlertRule, ...] = (
     ),
 )
 
-IAC_CHECKS: Mapping[str, tuple[str, Callable[[Mapping[str, JsonValue]], bool]]] = {
-    "CKV_AWS_20": (
+
+@dataclass(frozen=True)
+class IacCheck:
+    resource_type: str
+    name: str
+    fails: Callable[[Mapping[str, JsonValue]], bool]
+
+
+IAC_CHECKS: Mapping[str, IacCheck] = {
+    "CKV_AWS_20": IacCheck(
+        "aws_s3_bucket",
         "S3 Bucket has an ACL defined which allows public READ access.",
         lambda a: a.get("acl") in ("public-read", "public-read-write"),
     ),
-    "CKV_AWS_19": (
+    "CKV_AWS_19": IacCheck(
+        "aws_s3_bucket",
         "Ensure all data stored in the S3 bucket is securely encrypted at rest",
         lambda a: not a.get("server_side_encryption"),
     ),
-    "CKV_AWS_21": (
+    "CKV_AWS_21": IacCheck(
+        "aws_s3_bucket",
         "Ensure all data stored in the S3 bucket have versioning enabled",
         lambda a: a.get("versioning") is not True,
     ),
+    "CKV_AWS_24": IacCheck(
+        "aws_security_group",
+        "Ensure no security groups allow ingress from 0.0.0.0:0 to port 22",
+        lambda a: a.get("ssh_ingress_cidr") == "0.0.0.0/0",
+    ),
 }
+
+
+def checks_for(resource: str) -> dict[str, IacCheck]:
+    kind = resource.split(".", 1)[0]
+    return {check_id: c for check_id, c in IAC_CHECKS.items() if c.resource_type == kind}
+
 
 EPOCH_ZERO = "0001-01-01T00:00:00Z"
 
 
-def _iso(seconds: float) -> str:
+def iso_time(seconds: float) -> str:
     return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
 
 
@@ -168,8 +190,8 @@ class SimPlatform:
         return f"{prefix}-{self.state.counter:05d}"
 
     # ------------------------------------------------------------------ telemetry
-    def health_of(self, name: str) -> Health:
-        return health(self.state.services, name, self.now(), self.state.seed)
+    def health_of(self, name: str, memo: dict[str, Health] | None = None) -> Health:
+        return health(self.state.services, name, self.now(), self.state.seed, memo)
 
     def sample(self, service: str, metric: str) -> float | None:
         if service not in self.state.services:
@@ -189,7 +211,9 @@ class SimPlatform:
         found = self.state.iac.get(resource)
         if found is None:
             return None
-        return tuple(sorted(c for c, (_, fails) in IAC_CHECKS.items() if fails(found.attributes)))
+        return tuple(
+            sorted(c for c, check in checks_for(resource).items() if check.fails(found.attributes))
+        )
 
     # ------------------------------------------------------------------ emissions
     def emit(self, fmt: str, payload: JsonValue) -> None:
@@ -209,7 +233,7 @@ class SimPlatform:
                 "source": f"sim/{'terraform' if kind == 'iac' else 'deployer'}",
                 "type": f"dev.arf.change.{kind}",
                 "subject": subject,
-                "time": _iso(self.now()),
+                "time": iso_time(self.now()),
                 "datacontenttype": "application/json",
                 "data": data,
             },
@@ -219,10 +243,10 @@ class SimPlatform:
         found = self.state.iac[resource]
         failing = set(self.scan(resource) or ())
         checks: dict[str, list[JsonValue]] = {"failed_checks": [], "passed_checks": []}
-        for check_id, (name, _) in IAC_CHECKS.items():
+        for check_id, check in checks_for(resource).items():
             entry: dict[str, JsonValue] = {
                 "check_id": check_id,
-                "check_name": name,
+                "check_name": check.name,
                 "resource": resource,
                 "file_path": found.file,
                 "file_line_range": [1, 12],
@@ -249,8 +273,9 @@ class SimPlatform:
         now = self.now()
         alerts: list[JsonValue] = []
         logs: list[str] = []
+        memo: dict[str, Health] = {}
         for name in sorted(self.state.services):
-            current = self.health_of(name)
+            current = self.health_of(name, memo)
             for rule in ALERT_RULES:
                 key = f"{rule.name}/{name}"
                 alert = self.state.alerts.setdefault(key, AlertState(rule=rule.name, service=name))
@@ -272,7 +297,7 @@ class SimPlatform:
                 logs.append(
                     json.dumps(
                         {
-                            "ts": _iso(now),
+                            "ts": iso_time(now),
                             "level": "error",
                             "service": name,
                             "msg": f"request failed after {int(current.latency_p99_ms)} ms"
@@ -327,8 +352,8 @@ class SimPlatform:
                     service=service, error=current.error_rate, latency=current.latency_p99_ms
                 )
             },
-            "startsAt": _iso(alert.active_since or now),
-            "endsAt": _iso(now) if status == "resolved" else EPOCH_ZERO,
+            "startsAt": iso_time(alert.active_since or now),
+            "endsAt": iso_time(now) if status == "resolved" else EPOCH_ZERO,
             "generatorURL": f"http://prometheus.sim:9090/graph?g0.expr={rule.name}",
             "fingerprint": fp,
         }
@@ -409,6 +434,15 @@ class SimPlatform:
             service.memory_limit_mb = limit
         elif operation == "restart":
             service.up = True
+        elif operation == "scale":
+            replicas = args["replicas"]
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ExecutionError("replicas must be a non-negative integer")
+            before_replicas = service.replicas
+            service.replicas = replicas
+            self.emit_change(
+                "scale", target, {"from": str(before_replicas), "to": str(replicas)}, "arf"
+            )
         elif operation == "failover":
             if not service.has_replica:
                 raise ExecutionError(f"{target} has no replica")

@@ -141,3 +141,21 @@ def test_an_idempotency_key_never_applies_twice() -> None:
     assert sim.state.services["checkout"].release_history == history
     executor.rollback_step(step, pre, "key-1-rb")
     assert sim.state.services["checkout"].version == "1.5.0"
+
+
+def test_scaling_restores_capacity_never_reduces_it_and_rolls_back_to_the_old_count() -> None:
+    from arf.sim.faults import scaled_to_zero
+
+    sim = platform()
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    down = PlanStep(action="scale_service", target="inventory", params={"replicas": 2})
+    with pytest.raises(ExecutionError, match="scaling down is no remedy"):
+        executor.capture(down)  # inventory runs 3
+    scaled_to_zero(sim, "inventory")
+    step = PlanStep(action="scale_service", target="inventory", params={"replicas": 3})
+    pre = executor.capture(step)
+    executor.run_step(step, pre, "scale-1")
+    assert sim.state.services["inventory"].replicas == 3
+    assert sim.health_of("inventory").up == 1.0
+    executor.rollback_step(step, pre, "scale-1-rb")
+    assert sim.state.services["inventory"].replicas == 0

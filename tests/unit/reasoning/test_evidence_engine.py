@@ -171,3 +171,28 @@ def test_every_cited_evidence_id_exists() -> None:
     for hypothesis in result.hypotheses:
         assert set(hypothesis.evidence_ids) <= snap.evidence_ids()
     assert result.snapshot_hash == snap.content_hash()
+
+
+def test_a_scale_to_zero_is_undone_by_scaling_back_not_by_a_restart() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "inventory", -2, kind="scale", **{"from": "3", "to": "0"}),
+            alert("a1", "inventory", "ServiceDown"),
+            alert("a2", "checkout", "HighErrorRate", 0.5),
+        )
+    )
+    plan = result.plans[0]
+    assert [(s.action, s.target, s.params) for s in plan.steps] == [
+        ("scale_service", "inventory", {"replicas": 3})
+    ]
+    assert all(step.action != "restart_service" for p in result.plans[:1] for step in p.steps)
+
+
+def test_a_scale_change_with_nothing_to_return_to_proposes_no_scaling() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "inventory", -2, kind="scale", **{"from": "0", "to": "0"}),
+            alert("a1", "inventory", "ServiceDown"),
+        )
+    )
+    assert all(s.action != "scale_service" for p in result.plans for s in p.steps)

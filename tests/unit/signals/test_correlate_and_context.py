@@ -155,3 +155,25 @@ def test_changes_keep_their_share_of_the_budget_in_a_storm() -> None:
     )
     assert "ev-change" in snapshot.evidence_ids()
     assert snapshot.token_count <= 6_000 and len(snapshot.cut) > 200
+
+
+def test_a_caller_many_calls_above_a_failing_root_joins_its_incident() -> None:
+    """A failure spreads up the call chain beyond `max_hops`: a distant caller's symptom joins
+    the incident of the dependency it ultimately calls, and only within `max_depth`."""
+    from arf.governance.service_catalog import ServiceCatalog
+    from arf.testing.fakes import make_incident as fake
+
+    lines = [
+        f"  - {{name: s{i}, owner: t, environment: production, criticality: high,"
+        f" depends_on: [{f's{i + 1}' if i < 5 else ''}]}}"
+        for i in range(6)
+    ]
+    chain = ServiceCatalog.from_yaml("services:\n" + "\n".join(lines), "chain.yaml")
+    root = fake(AT, services=("s5",))
+    rules = CorrelationRules(max_hops=1, max_depth=6)
+    assert choose_incident(signal("s0", minutes=1), [root], chain, rules) is root
+    shallow = CorrelationRules(max_hops=1, max_depth=2)
+    assert choose_incident(signal("s0", minutes=1), [root], chain, shallow) is None
+    # the other direction is still bounded by max_hops: a root's far dependency is a stranger
+    top = fake(AT, services=("s0",))
+    assert choose_incident(signal("s5", minutes=1), [top], chain, rules) is None
