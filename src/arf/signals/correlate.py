@@ -56,26 +56,32 @@ def choose_incident(
     topology: Topology,
     rules: CorrelationRules,
 ) -> Incident | None:
-    """The open incident this signal belongs to, or None when it starts a new one."""
+    """The open incident this signal belongs to, or None when it starts a new one.
+
+    An incident whose root is within `max_hops` of the signal's target wins; only when there
+    is none does a root further down the target's dependencies (within `max_depth`) count.
+    A caller of two failing paths so joins the nearer failure, not the more recent one.
+    """
     target = target_of(signal)
     if target is None:
         return None
-    near = (
-        topology.related(target, rules.max_hops)
-        | topology.downstream(target, rules.max_depth)
-        | {target}
-    )
-    best: Incident | None = None
-    for incident in candidates:
-        if incident.environment != signal.environment:
-            continue
-        if signal.received_at - incident.last_signal_at > rules.window:
-            continue
-        if not near.intersection(root_candidates(incident, topology)):
-            continue
-        if best is None or incident.last_signal_at > best.last_signal_at:
-            best = incident
-    return best
+    live = [
+        i
+        for i in candidates
+        if i.environment == signal.environment
+        and signal.received_at - i.last_signal_at <= rules.window
+    ]
+    near = topology.related(target, rules.max_hops) | {target}
+    for reach in (near, near | topology.downstream(target, rules.max_depth)):
+        best: Incident | None = None
+        for incident in live:
+            if not reach.intersection(root_candidates(incident, topology)):
+                continue
+            if best is None or incident.last_signal_at > best.last_signal_at:
+                best = incident
+        if best is not None:
+            return best
+    return None
 
 
 def root_candidates(incident: Incident, topology: Topology) -> frozenset[str]:
