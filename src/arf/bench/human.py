@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arf.core.errors import ConfigError
+from arf.core.yaml_files import validation_problem
 
 Minutes = float
 T = TypeVar("T")
@@ -69,8 +70,10 @@ def load_human_model(path: Path | None = None) -> HumanModel:
         origin = str(path)
     try:
         return HumanModel.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"{origin}: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{origin}: {validation_problem(exc)}") from exc
 
 
 class Person:

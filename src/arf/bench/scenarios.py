@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from arf.core.errors import ConfigError
+from arf.core.yaml_files import validation_problem
 from arf.sim import faults as f
 from arf.sim.model import FaultRecord
 from arf.sim.platform import SimPlatform, iso_time
@@ -112,9 +113,7 @@ def load_scenario(text: str, origin: str) -> ScenarioSpec:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{origin}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"{origin}: {where}: {first['msg']}") from exc
+        raise ConfigError(f"{origin}: {validation_problem(exc)}") from exc
     for fault in spec.faults:
         if fault.kind not in _INJECTORS:
             raise ConfigError(f"{origin}: unknown fault kind {fault.kind!r}")

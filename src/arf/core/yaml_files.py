@@ -1,4 +1,4 @@
-"""Reading the one section a configuration file is about, with errors that name the file."""
+"""Reading configuration files, with errors that name the file and the field."""
 
 from __future__ import annotations
 
@@ -6,8 +6,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from arf.core.errors import ConfigError
+
+
+def validation_problem(exc: ValidationError) -> str:
+    """The first problem pydantic found, as `field.path: message`."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    return f"{where}: {first['msg']}"
 
 
 def yaml_section(

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from arf.core.errors import ConfigError
 from arf.core.records import ServiceInfo
-from arf.core.yaml_files import yaml_section
+from arf.core.yaml_files import validation_problem, yaml_section
 
 
 class ServiceCatalog:
@@ -43,9 +43,7 @@ class ServiceCatalog:
         try:
             services = [ServiceInfo.model_validate(item) for item in declared]
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{origin}: services.{where}: {first['msg']}") from exc
+            raise ConfigError(f"{origin}: services.{validation_problem(exc)}") from exc
         return cls(services)
 
     @classmethod

@@ -11,6 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arf.core.errors import ConfigError
+from arf.core.yaml_files import validation_problem
 
 SETTINGS_FILE = "arf.yaml"
 
@@ -138,9 +139,7 @@ def load_settings(environ: Mapping[str, str] | None = None, home: Path | None = 
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"setting {where}: {first['msg']}") from exc
+        raise ConfigError(f"setting {validation_problem(exc)}") from exc
 
 
 def write_settings_file(home: Path, values: Mapping[str, object]) -> None:

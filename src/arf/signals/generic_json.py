@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arf.core.errors import ConfigError, InputError
 from arf.core.records import Signal, SignalKind, SignalStatus
+from arf.core.yaml_files import validation_problem
 from arf.signals.alertmanager import ParseResult
 from arf.signals.normalise import fingerprint, parse_time, payload_digest, severity_from
 
@@ -69,9 +70,7 @@ class JsonMapping(BaseModel):
         except yaml.YAMLError as exc:
             raise ConfigError(f"{path}: not valid YAML: {exc}") from exc
         except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise ConfigError(f"{path}: {where}: {first['msg']}") from exc
+            raise ConfigError(f"{path}: {validation_problem(exc)}") from exc
 
 
 def lookup(value: Any, path: str) -> Any:

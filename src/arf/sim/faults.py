@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import JsonValue
 
@@ -60,45 +61,30 @@ def deploy(
     platform.emit_change("deploy", service, {"from": before, "to": version}, author)
 
 
+def _release_fault(
+    platform: SimPlatform, kind: str, service: str, version: str, detail: str, **release: Any
+) -> FaultRecord:
+    """Roll out a defective release; the record remembers the release it replaced."""
+    before = platform.state.services[service].version
+    deploy(platform, service, version, **release)
+    return _record(platform, kind, service, detail, bad_value=version, good_value=before)
+
+
 def bad_deploy(
     platform: SimPlatform, service: str, version: str, error_rate: float = 0.25
 ) -> FaultRecord:
-    before = platform.state.services[service].version
-    deploy(platform, service, version, error_rate=error_rate)
-    return _record(
-        platform,
-        "bad_deploy",
-        service,
-        f"{version} fails {error_rate:.0%} of calls",
-        bad_value=version,
-        good_value=before,
-    )
+    detail = f"{version} fails {error_rate:.0%} of calls"
+    return _release_fault(platform, "bad_deploy", service, version, detail, error_rate=error_rate)
 
 
 def crash_loop(platform: SimPlatform, service: str, version: str) -> FaultRecord:
-    before = platform.state.services[service].version
-    deploy(platform, service, version, crashes=True)
-    return _record(
-        platform,
-        "crash_loop",
-        service,
-        f"{version} exits on start",
-        bad_value=version,
-        good_value=before,
-    )
+    detail = f"{version} exits on start"
+    return _release_fault(platform, "crash_loop", service, version, detail, crashes=True)
 
 
 def wrong_image(platform: SimPlatform, service: str, version: str) -> FaultRecord:
-    before = platform.state.services[service].version
-    deploy(platform, service, version, image_missing=True)
-    return _record(
-        platform,
-        "wrong_image",
-        service,
-        f"image tag {version} does not exist: pods stay in ImagePullBackOff",
-        bad_value=version,
-        good_value=before,
-    )
+    detail = f"image tag {version} does not exist: pods stay in ImagePullBackOff"
+    return _release_fault(platform, "wrong_image", service, version, detail, image_missing=True)
 
 
 def config_drift(

@@ -132,3 +132,12 @@ def test_every_scenario_injects_its_fault_and_a_repair_undoes_it(name: str) -> N
     clock.advance(600)  # past any transient blip
     assert all(fault_undone(platform, f) for f in faults)
     assert not slo_breaches(platform)
+
+
+def test_every_scenario_is_documented_with_its_source() -> None:
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "evaluation.md").read_text("utf-8")
+    for spec in packaged_scenarios():
+        assert f"| {spec.name} |" in text, f"docs/evaluation.md lacks {spec.name}"
+        assert spec.source in text
