@@ -1,0 +1,389 @@
+"""Kubernetes as a target platform, through the official `kubernetes` client.
+
+`KubernetesDriver` implements the `TargetDriver` port, so the catalogued actions the executor
+runs on the simulated platform run on a cluster unchanged: rollback_deploy is a rollout undo
+to the ReplicaSet revision that ran the wanted image, revert_config sets an environment
+variable back, increase_memory_limit patches the container's memory limit,
+restart_service is a rollout restart, scale_service patches the replica count. Beyond the
+catalog it deletes a pod and cordons or uncordons a node.
+
+Every change is a JSON merge patch (RFC 7396), computed first against the object as read,
+validated with `kubernetes-validate` against the configured Kubernetes version's schema, and
+only then sent; a driver built with `dry_run=True` sends the same requests with
+`dryRun=All` (server-side dry run: the API server validates and admits, nothing persists).
+A target is `NAMESPACE/DEPLOYMENT` (or `DEPLOYMENT` in the default namespace) or
+`node/NAME`. Operations are idempotent: setting a value twice is one change, a restart is
+keyed by its idempotency key, a pod already gone counts as deleted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any
+
+import kubernetes_validate
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from pydantic import JsonValue
+
+from arf.core.clock import Clock, SystemClock
+from arf.core.errors import ExecutionError
+
+MERGE_PATCH = "application/merge-patch+json"
+REVISION = "deployment.kubernetes.io/revision"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+RESTART_KEY = "arf.dev/restart-key"
+_QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
+_TO_MIB = {
+    None: 1 / 2**20,
+    "Ki": 1 / 1024,
+    "Mi": 1,
+    "Gi": 1024,
+    "Ti": 1024**2,
+    "K": 1000 / 2**20,
+    "M": 10**6 / 2**20,
+    "G": 10**9 / 2**20,
+    "T": 10**12 / 2**20,
+}
+
+
+def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:
+    """RFC 7396: what the object becomes when the patch is applied."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def memory_mib(quantity: str | None) -> int:
+    """A memory quantity in MiB (0 when absent or not a plain quantity)."""
+    found = _QUANTITY.match(quantity or "")
+    if not found:
+        return 0
+    return int(int(found.group(1)) * _TO_MIB[found.group(2)])
+
+
+@dataclass(frozen=True)
+class RolloutStatus:
+    done: bool
+    failed: bool
+    message: str
+
+
+def rollout_status(deployment: Mapping[str, Any]) -> RolloutStatus:
+    """`kubectl rollout status` for a Deployment, from its spec, generation and status."""
+    metadata = deployment.get("metadata") or {}
+    spec = deployment.get("spec") or {}
+    status = deployment.get("status") or {}
+    if (metadata.get("generation") or 0) > (status.get("observedGeneration") or 0):
+        return RolloutStatus(False, False, "waiting for the deployment spec update to be observed")
+    for condition in status.get("conditions") or []:
+        if condition.get("type") == "Progressing" and (
+            condition.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return RolloutStatus(False, True, "the rollout exceeded its progress deadline")
+    wanted = spec.get("replicas", 1)
+    updated = status.get("updatedReplicas") or 0
+    if updated < wanted:
+        return RolloutStatus(False, False, f"{updated} of {wanted} new replicas updated")
+    if (status.get("replicas") or 0) > updated:
+        old = (status.get("replicas") or 0) - updated
+        return RolloutStatus(False, False, f"{old} old replicas pending termination")
+    available = status.get("availableReplicas") or 0
+    if available < updated:
+        return RolloutStatus(False, False, f"{available} of {updated} updated replicas available")
+    return RolloutStatus(True, False, "successfully rolled out")
+
+
+def _tag(image: str) -> str:
+    name = image.rsplit("/", 1)[-1]
+    return name.split(":", 1)[1] if ":" in name else "latest"
+
+
+class KubernetesDriver:
+    """Implements `arf.core.ports.TargetDriver` for Deployments and Nodes."""
+
+    def __init__(
+        self,
+        api: client.ApiClient,
+        namespace: str = "default",
+        *,
+        dry_run: bool = False,
+        kube_version: str = "1.31.0",
+        clock: Clock | None = None,
+    ) -> None:
+        self._api = api
+        self._apps = client.AppsV1Api(api)
+        self._core = client.CoreV1Api(api)
+        self._namespace = namespace
+        self._dry_run = "All" if dry_run else None
+        self._version = kube_version
+        self._clock = clock or SystemClock()
+
+    # ------------------------------------------------------------------ reading
+    def _where(self, target: str) -> tuple[str, str]:
+        namespace, _, name = target.rpartition("/")
+        return namespace or self._namespace, name
+
+    def _call(self, what: str, call: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """One API call, its JSON body as a dict. Bodies are read raw (not through the
+        client's models), so an object the models cannot hold still reaches validation."""
+        try:
+            response = call(*args, _preload_content=False, **kwargs)
+            body = json.loads(response.data or b"{}")
+        except ApiException as exc:
+            reason = exc.reason or "error"
+            raise ExecutionError(f"kubernetes: {what}: {exc.status} {reason}") from exc
+        except (ValueError, OSError) as exc:  # unreadable body, refused connection
+            raise ExecutionError(f"kubernetes: {what}: {exc}") from exc
+        return body if isinstance(body, dict) else {}
+
+    def deployment(self, target: str) -> dict[str, Any]:
+        namespace, name = self._where(target)
+        return self._call(
+            f"read deployment {namespace}/{name}",
+            self._apps.read_namespaced_deployment,
+            name,
+            namespace,
+        )
+
+    def revisions(self, target: str) -> list[dict[str, Any]]:
+        """The deployment's ReplicaSets, oldest revision first (what rollout undo reads)."""
+        namespace, name = self._where(target)
+        deployment = self.deployment(target)
+        uid = (deployment.get("metadata") or {}).get("uid")
+        selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
+        listed = self._call(
+            f"list replicasets of {namespace}/{name}",
+            self._apps.list_namespaced_replica_set,
+            namespace,
+            label_selector=",".join(f"{k}={v}" for k, v in sorted(selector.items())),
+        )
+        owned = []
+        for item in listed.get("items") or []:
+            meta = item.get("metadata") or {}
+            owners = meta.get("ownerReferences") or []
+            mine = any(o.get("kind") == "Deployment" and o.get("name") == name for o in owners)
+            if uid and any(o.get("uid") == uid for o in owners):
+                mine = True
+            labels = meta.get("labels") or {}
+            if mine and all(labels.get(k) == v for k, v in selector.items()):
+                owned.append(item)
+        return sorted(
+            owned,
+            key=lambda rs: int(
+                ((rs.get("metadata") or {}).get("annotations") or {}).get(REVISION, "0")
+            ),
+        )
+
+    def describe(self, target: str) -> dict[str, JsonValue] | None:
+        if target.startswith("node/"):
+            node = self._call(f"read {target}", self._core.read_node, target.split("/", 1)[1])
+            spec = node.get("spec") or {}
+            return {"kind": "node", "unschedulable": bool(spec.get("unschedulable")), "replicas": 0}
+        try:
+            deployment = self.deployment(target)
+        except ExecutionError:
+            return None
+        container = _first_container(deployment)
+        history: list[str] = []
+        config_history: dict[str, list[str]] = {}
+        for rs in self.revisions(target):
+            template_container = _first_container(rs)
+            tag = _tag(str(template_container.get("image", "")))
+            if not history or history[-1] != tag:
+                history.append(tag)
+            for key, value in _env(template_container).items():
+                values = config_history.setdefault(key, [])
+                if not values or values[-1] != value:
+                    values.append(value)
+        current = _tag(str(container.get("image", "")))
+        if not history or history[-1] != current:
+            history.append(current)
+        for key, value in _env(container).items():
+            values = config_history.setdefault(key, [])
+            if not values or values[-1] != value:
+                values.append(value)
+        limits = (container.get("resources") or {}).get("limits") or {}
+        return {
+            "kind": "service",
+            "version": current,
+            "release_history": history,
+            "config": _env(container),
+            "config_history": config_history,
+            "memory_limit_mb": memory_mib(limits.get("memory")),
+            "replicas": (deployment.get("spec") or {}).get("replicas", 1),
+            "has_replica": False,
+        }
+
+    # ------------------------------------------------------------------ changing
+    def _patch_deployment(self, target: str, patch: dict[str, Any]) -> dict[str, Any]:
+        namespace, name = self._where(target)
+        current = self.deployment(target)
+        result = merge_patch(current, patch)
+        try:
+            kubernetes_validate.validate(result, self._version, strict=False)
+        except kubernetes_validate.ValidationError as exc:
+            raise ExecutionError(
+                f"kubernetes: the patched deployment {namespace}/{name} would be invalid:"
+                f" {exc.message}"
+            ) from exc
+        return self._call(
+            f"patch deployment {namespace}/{name}",
+            self._apps.patch_namespaced_deployment,
+            name,
+            namespace,
+            patch,
+            dry_run=self._dry_run,
+            field_manager="arf",
+            _content_type=MERGE_PATCH,
+        )
+
+    def _containers_patch(self, deployment: Mapping[str, Any], change: Any) -> dict[str, Any]:
+        """A merge patch replaces lists whole: send every container, the first one changed."""
+        spec = ((deployment.get("spec") or {}).get("template") or {}).get("spec") or {}
+        containers = [dict(c) for c in spec.get("containers") or []]
+        if not containers:
+            raise ExecutionError("kubernetes: the deployment has no containers")
+        containers[0] = change(containers[0])
+        return {"spec": {"template": {"spec": {"containers": containers}}}}
+
+    def perform(
+        self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
+    ) -> dict[str, JsonValue]:
+        if operation == "cordon":
+            return self._cordon(target, bool(args.get("unschedulable", True)))
+        if operation == "delete_pod":
+            return self._delete_pod(target, str(args["pod"]))
+        deployment = self.deployment(target)
+        if operation == "deploy":
+            patch = self._undo_patch(target, str(args["version"]))
+        elif operation == "set_config":
+            key, value = str(args["key"]), str(args["value"])
+            patch = self._containers_patch(deployment, lambda c: _with_env(c, key, value))
+        elif operation == "set_memory_limit":
+            limit = args.get("memory_mb")
+            if not isinstance(limit, int) or limit <= 0:
+                raise ExecutionError("memory_mb must be a positive integer")
+            patch = self._containers_patch(deployment, lambda c: _with_memory(c, limit))
+        elif operation == "scale":
+            replicas = args.get("replicas")
+            if not isinstance(replicas, int) or replicas < 0:
+                raise ExecutionError("replicas must be a non-negative integer")
+            patch = {"spec": {"replicas": replicas}}
+        elif operation == "restart":
+            annotations = (
+                ((deployment.get("spec") or {}).get("template") or {}).get("metadata") or {}
+            ).get("annotations") or {}
+            if annotations.get(RESTART_KEY) == _key_digest(idempotency_key):
+                return {"ok": True, "replayed": True}
+            at = self._clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            patch = {
+                "spec": {
+                    "template": {
+                        "metadata": {
+                            "annotations": {
+                                RESTARTED_AT: at,
+                                RESTART_KEY: _key_digest(idempotency_key),
+                            }
+                        }
+                    }
+                }
+            }
+        else:
+            raise ExecutionError(f"kubernetes: unsupported operation {operation!r}")
+        self._patch_deployment(target, patch)
+        return {"ok": True, "dry_run": self._dry_run is not None}
+
+    def _undo_patch(self, target: str, version: str) -> dict[str, Any]:
+        """`kubectl rollout undo --to-revision`: the template of the newest ReplicaSet that ran
+        the wanted image, without its pod-template-hash label."""
+        matching = [
+            rs
+            for rs in self.revisions(target)
+            if _tag(str(_first_container(rs).get("image", ""))) == version
+        ]
+        if not matching:
+            raise ExecutionError(f"kubernetes: no earlier revision of {target} ran {version!r}")
+        template = dict(((matching[-1].get("spec") or {}).get("template")) or {})
+        metadata = dict(template.get("metadata") or {})
+        labels = {
+            k: v for k, v in (metadata.get("labels") or {}).items() if k != "pod-template-hash"
+        }
+        metadata["labels"] = labels
+        template["metadata"] = metadata
+        return {"spec": {"template": template}}
+
+    def _cordon(self, target: str, unschedulable: bool) -> dict[str, JsonValue]:
+        if not target.startswith("node/"):
+            raise ExecutionError(f"kubernetes: cordon needs a node target, not {target!r}")
+        name = target.split("/", 1)[1]
+        self._call(
+            f"patch {target}",
+            self._core.patch_node,
+            name,
+            {"spec": {"unschedulable": unschedulable}},
+            dry_run=self._dry_run,
+            field_manager="arf",
+            _content_type=MERGE_PATCH,
+        )
+        return {"ok": True, "dry_run": self._dry_run is not None}
+
+    def _delete_pod(self, target: str, pod: str) -> dict[str, JsonValue]:
+        namespace, _ = self._where(target)
+        try:
+            self._core.delete_namespaced_pod(pod, namespace, dry_run=self._dry_run)
+        except ApiException as exc:
+            if exc.status == 404:  # already gone: a retried deletion is done
+                return {"ok": True, "replayed": True}
+            raise ExecutionError(f"kubernetes: delete pod {namespace}/{pod}: {exc.status}") from exc
+        return {"ok": True, "dry_run": self._dry_run is not None}
+
+
+def _key_digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _first_container(obj: Mapping[str, Any]) -> dict[str, Any]:
+    spec = ((obj.get("spec") or {}).get("template") or {}).get("spec") or {}
+    containers = spec.get("containers") or [{}]
+    first = containers[0]
+    return first if isinstance(first, dict) else {}
+
+
+def _env(container: Mapping[str, Any]) -> dict[str, str]:
+    return {
+        str(e["name"]): str(e.get("value", ""))
+        for e in container.get("env") or []
+        if isinstance(e, dict) and "name" in e and "valueFrom" not in e
+    }
+
+
+def _with_env(container: dict[str, Any], key: str, value: str) -> dict[str, Any]:
+    env = [dict(e) for e in container.get("env") or []]
+    for entry in env:
+        if entry.get("name") == key:
+            entry["value"] = value
+            entry.pop("valueFrom", None)
+            break
+    else:
+        env.append({"name": key, "value": value})
+    return {**container, "env": env}
+
+
+def _with_memory(container: dict[str, Any], limit_mb: int) -> dict[str, Any]:
+    resources = dict(container.get("resources") or {})
+    limits = dict(resources.get("limits") or {})
+    limits["memory"] = f"{limit_mb}Mi"
+    resources["limits"] = limits
+    return {**container, "resources": resources}
