@@ -64,3 +64,28 @@ def test_the_demo_on_postgres_matches_sqlite(tmp_path: Path, postgres_url: str) 
     assert compliance_of(on_postgres).compliant == 7
     store.close()
     on_sqlite.store.close()
+
+
+def test_target_leases_on_postgres_with_two_workers(postgres_url: str) -> None:
+    """Two stores (two workers) on one database: a target goes to one incident only."""
+    from datetime import timedelta
+
+    first, second = SqlStore.from_url(postgres_url), SqlStore.from_url(postgres_url)
+    until = START + timedelta(hours=1)
+    try:
+        with first.unit_of_work() as uow:
+            assert uow.claim_targets("INC-A", ["checkout"], START, until) == {}
+        with second.unit_of_work() as uow:
+            assert uow.claim_targets("INC-B", ["checkout", "auth"], START, until) == {
+                "checkout": "INC-A"
+            }
+        with second.unit_of_work() as uow:
+            assert uow.claim_targets("INC-C", ["auth"], START, until) == {}  # B kept nothing
+            uow.release_targets("INC-C")
+        with first.unit_of_work() as uow:
+            uow.release_targets("INC-A")
+        with second.unit_of_work() as uow:
+            assert uow.claim_targets("INC-B", ["checkout", "auth"], START, until) == {}
+    finally:
+        first.close()
+        second.close()

@@ -36,12 +36,13 @@ from arf.core.records import (
     VerificationPhase,
     VerificationResult,
 )
-from arf.core.states import ACTIVE_STATES, transition
+from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, transition
 from arf.governance.decide import DecisionRequest, decide
 from arf.ledger import chain
 from arf.oversight.approvals import check_approval, quorum_met
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
+from arf.runtime.leases import claim_targets
 from arf.signals.context import assemble
 
 S = IncidentState
@@ -104,6 +105,8 @@ class Orchestrator:
         )
         uow.update_incident(changed, incident.revision)
         chain.append(uow, "incident.transition", incident.incident_id, record, self._rt.clock.now())
+        if to_state in TERMINAL_STATES:
+            uow.release_targets(incident.incident_id)  # its remediation is over
         return changed
 
     def _commit_move(
@@ -489,6 +492,8 @@ class Orchestrator:
             return self._escalate(incident, f"execution refused: {exc}")
         if self._held(incident, plan):
             return False  # the kill switch is on: the approved plan waits
+        if claim_targets(self._rt, incident.incident_id, plan):
+            return False  # another remediation holds a target: wait for it to finish
         self._commit_move(incident, S.EXECUTING, f"executing plan {decision.plan_hash[:12]}")
         return True
 
@@ -555,6 +560,10 @@ class Orchestrator:
                 continue
             if self._held(incident, plan):
                 return False  # the kill switch: finished steps stay done, the rest waits
+            lost = claim_targets(self._rt, incident.incident_id, plan)
+            if lost:
+                self._commit_move(incident, S.ROLLING_BACK, f"lease lost: {lost}")
+                return True
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/forward"
             started = next((r for r in mine if r.status is StepStatus.STARTED), None)
             if started is None:

@@ -52,6 +52,8 @@ class Settings(BaseModel):
     clock: Literal["system", "sim"] = "system"
     seed: int = 7
     group_wait_s: float = Field(default=60.0, ge=0)
+    # how long an executing remediation holds its targets; renewed before every step
+    lease_ttl_s: float = Field(default=3600.0, gt=0)
     verify_initial_delay_s: float = Field(default=30.0, ge=0)
     verify_interval_s: float = Field(default=30.0, ge=0)
     verify_samples: int = Field(default=3, ge=1, le=100)
@@ -114,6 +116,7 @@ _ENV_FIELDS = {
     "ARF_KEYRING": "keyring",
     "ARF_WITNESS": "witness",
     "ARF_LEDGER_ORIGIN": "ledger_origin",
+    "ARF_LEASE_TTL_S": "lease_ttl_s",
 }
 
 

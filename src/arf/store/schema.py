@@ -119,6 +119,15 @@ notification_deliveries = Table(
     Column("at", String(40), nullable=False),
 )
 
+target_leases = Table(
+    "target_leases",
+    metadata,
+    Column("target", String(300), primary_key=True),
+    Column("incident_id", String(100), nullable=False),
+    Column("acquired_at", String(40), nullable=False),
+    Column("expires_at", String(40), nullable=False),
+)
+
 INITIAL_TABLES = (
     incidents,
     signals,
@@ -149,6 +158,10 @@ def _migration_4(conn: Connection) -> None:
     notification_deliveries.create(conn, checkfirst=True)
 
 
+def _migration_5(conn: Connection) -> None:
+    target_leases.create(conn, checkfirst=True)
+
+
 Migration = tuple[int, str, Callable[[Connection], None]]
 
 MIGRATIONS: tuple[Migration, ...] = (
@@ -156,6 +169,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (2, "webhook deliveries seen (replay protection)", _migration_2),
     (3, "operator controls (kill switch, shadow mode)", _migration_3),
     (4, "notification deliveries per channel (outbox)", _migration_4),
+    (5, "per-target leases (one remediation executes per target)", _migration_5),
 )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -363,6 +364,55 @@ class SqlUnitOfWork:
                 .where(schema.controls.c.name == "controls")
                 .values(record=record)
             )
+
+    # ------------------------------------------------------------------ target leases
+    def claim_targets(
+        self, incident_id: str, targets: Sequence[str], now: datetime, until: datetime
+    ) -> dict[str, str]:
+        """Hold every target for `incident_id` until `until`, or none of them: returns the
+        targets another incident holds (empty when the claim succeeded). A lease of the same
+        incident is renewed; an expired one is taken over. Each row changes only through a
+        conditional statement, so two workers cannot both win a target."""
+        table = schema.target_leases
+        wanted = sorted(set(targets))
+        claimed: list[str] = []
+        held: dict[str, str] = {}
+        for target in wanted:
+            taken = self._conn.execute(
+                update(table)
+                .where(
+                    table.c.target == target,
+                    (table.c.incident_id == incident_id) | (table.c.expires_at <= _ts(now)),
+                )
+                .values(incident_id=incident_id, acquired_at=_ts(now), expires_at=_ts(until))
+            ).rowcount
+            if not taken:
+                holder = self._conn.execute(
+                    select(table.c.incident_id).where(table.c.target == target)
+                ).scalar_one_or_none()
+                if holder is None:
+                    self._conn.execute(
+                        insert(table).values(
+                            target=target,
+                            incident_id=incident_id,
+                            acquired_at=_ts(now),
+                            expires_at=_ts(until),
+                        )
+                    )
+                else:
+                    held[target] = holder
+                    continue
+            claimed.append(target)
+        if held and claimed:  # all or nothing: give back what this call took
+            self._conn.execute(
+                delete(table).where(table.c.incident_id == incident_id, table.c.target.in_(claimed))
+            )
+        return held
+
+    def release_targets(self, incident_id: str) -> None:
+        self._conn.execute(
+            delete(schema.target_leases).where(schema.target_leases.c.incident_id == incident_id)
+        )
 
     def put_approval(self, approval: Approval) -> None:
         self._put(
