@@ -44,3 +44,17 @@ def test_policy_benchmark_quick_run() -> None:
 
     results = policy_main(["--quick"])
     assert results["rules"] == 50 and results["route_p99_us"] > 0
+
+
+def test_crash_soak_quick_run() -> None:
+    from benchmarks.crash_soak import main as soak_main
+
+    results = soak_main(["--quick"])
+    assert results["points"] == 10 and results["same"] == 10 and results["killed"] >= 10
+
+
+def test_evaluation_benchmark_quick_run() -> None:
+    from benchmarks.evaluation import main as evaluation_main
+
+    results = evaluation_main(["--quick"])
+    assert results["episodes"] == 5 and results["incidents"] >= 5

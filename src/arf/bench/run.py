@@ -71,7 +71,7 @@ def _world(seed: int) -> tuple[GeneratedPlatform, SimPlatform, ManualClock]:
     return generated, SimPlatform(generated.state.model_copy(deep=True), clock), clock
 
 
-def _episodes(
+def run_episodes(
     make: Maker,
     specs: Sequence[ScenarioSpec],
     seed: int,
@@ -91,7 +91,7 @@ def _episodes(
     return records
 
 
-def _arf(reasoner: str, config: BenchConfig) -> Maker:
+def arf_maker(reasoner: str, config: BenchConfig) -> Maker:
     def make(platform: SimPlatform, clock: ManualClock, home: Path) -> System:
         generated = generate_platform(platform.state.seed, START.timestamp())
         catalog = home / "services.yaml"
@@ -146,20 +146,20 @@ def run_bench(config: BenchConfig, progress: Progress) -> BenchResult:
         ("manual", lambda p, c, h: ManualSystem()),
         ("runbooks", lambda p, c, h: RunbookSystem(human.runbook_wait_min)),
     ]
-    arf = [(f"ARF/{r}", _arf(r, config)) for r in config.reasoners]
+    arf = [(f"ARF/{r}", arf_maker(r, config)) for r in config.reasoners]
     for seed in config.seeds:
         for label, make in [*baselines, *arf]:
             progress(f"{label}, seed {seed}: {len(specs)} scenarios")
             with tempfile.TemporaryDirectory(prefix="arf-bench-") as tmp:
-                result.records += _episodes(make, specs, seed, human, progress, label, Path(tmp))
+                result.records += run_episodes(make, specs, seed, human, progress, label, Path(tmp))
     for factor in config.sensitivity:
         scaled = human.scaled(factor)
         result.sensitivity[factor] = []
         for seed in config.seeds:
-            for label, make in [baselines[0], ("ARF/evidence", _arf("evidence", config))]:
+            for label, make in [baselines[0], ("ARF/evidence", arf_maker("evidence", config))]:
                 progress(f"sensitivity x{factor:g}: {label}, seed {seed}")
                 with tempfile.TemporaryDirectory(prefix="arf-bench-") as tmp:
-                    result.sensitivity[factor] += _episodes(
+                    result.sensitivity[factor] += run_episodes(
                         make, specs, seed, scaled, lambda _: None, label, Path(tmp)
                     )
     return result
