@@ -10,6 +10,8 @@ DEV := $(VENV)/.installed-dev
 # Checkov lives in its own environment (its pins are its own); ARF runs it as a command.
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV := $(VENV)/checkov/bin/checkov
+# Prometheus comes from Debian's packages (the PromQL verification tests run a real one).
+PROMETHEUS := /usr/bin/prometheus
 
 .PHONY: demo test lint unit clean
 
@@ -36,6 +38,11 @@ $(CHECKOV): | $(VENV)/bin/python
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
 
+$(PROMETHEUS):
+	@echo "installing Prometheus from Debian's packages (about 15 s)"
+	apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+
 demo: $(BASE) $(if $(ARF_LLM),$(LOCAL))
 	$(VENV)/bin/arf demo
 
@@ -45,7 +52,7 @@ lint: $(DEV)
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
-test: lint $(CHECKOV)
+test: lint $(CHECKOV) $(PROMETHEUS)
 	ARF_CHECKOV=$(CURDIR)/$(CHECKOV) $(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 clean:

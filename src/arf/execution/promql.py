@@ -1,0 +1,171 @@
+"""Verification by PromQL against a Prometheus HTTP API, with analysis semantics.
+
+An `AnalysisMetric` is measured `count` times, `interval_s` apart (through the injected clock,
+so tests and the simulated platform never sleep for real unless they want to). Each
+measurement runs an instant query (`/api/v1/query`) and judges the result with CEL
+conditions over `result` (the first sample's value, a float) and `results` (every sample's
+value, a list):
+
+- both conditions given: failure wins, then success; neither true → inconclusive;
+- only `success`: false → failed; only `failure`: false → successful;
+- no series, or NaN → inconclusive ("no data" is never success);
+- a query that errors (HTTP, timeout, bad PromQL) → an error; `consecutive_error_limit`
+  errors in a row end the analysis inconclusive.
+
+The analysis stops early once failures exceed `failure_limit` (regressed) or inconclusive
+measurements exceed `inconclusive_limit` (inconclusive); otherwise, after `count`
+measurements, it has converged if at least one measurement succeeded.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import cel
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from arf.core.clock import Clock
+from arf.core.records import ProbeVerdict
+
+
+class Measured(StrEnum):
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+
+class AnalysisMetric(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, max_length=100)
+    query: str = Field(min_length=1, max_length=4000)
+    success: str | None = None  # CEL over `result` / `results`
+    failure: str | None = None
+    interval_s: float = Field(default=30.0, ge=0)
+    count: int = Field(default=3, ge=1, le=1000)
+    failure_limit: int = Field(default=0, ge=0)
+    inconclusive_limit: int = Field(default=0, ge=0)
+    consecutive_error_limit: int = Field(default=2, ge=0)
+
+    @field_validator("success", "failure")
+    @classmethod
+    def _compiles(cls, expression: str | None) -> str | None:
+        if expression is not None:
+            try:
+                cel.compile(expression)
+            except ValueError as exc:
+                raise ValueError(f"not a CEL expression: {expression!r}") from exc
+        return expression
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> AnalysisMetric:
+        if self.success is None and self.failure is None:
+            raise ValueError("give a success or a failure condition")
+        return self
+
+
+@dataclass(frozen=True)
+class Measurement:
+    phase: Measured
+    values: tuple[float, ...]
+    detail: str
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    metric: str
+    verdict: ProbeVerdict
+    measurements: tuple[Measurement, ...]
+    detail: str
+
+
+class PrometheusAnalysis:
+    """Runs analysis metrics against one Prometheus (`base_url`, e.g. http://127.0.0.1:9090)."""
+
+    def __init__(self, http: httpx.Client, base_url: str, clock: Clock) -> None:
+        self._http = http
+        self._base = base_url.rstrip("/")
+        self._clock = clock
+
+    def query(self, promql: str) -> tuple[float, ...]:
+        """An instant query's sample values; raises httpx.HTTPError or ValueError."""
+        response = self._http.get(f"{self._base}/api/v1/query", params={"query": promql})
+        body = response.json()
+        if response.status_code != 200 or body.get("status") != "success":
+            raise ValueError(
+                f"{body.get('errorType', response.status_code)}: {body.get('error', '')}"
+            )
+        data = body.get("data") or {}
+        kind, result = data.get("resultType"), data.get("result")
+        if kind == "scalar" and isinstance(result, list):
+            return (float(result[1]),)
+        if kind != "vector" or not isinstance(result, list):
+            raise ValueError(f"expected a vector or scalar, got {kind!r}")
+        return tuple(float(sample["value"][1]) for sample in result)
+
+    def measure(self, metric: AnalysisMetric) -> Measurement:
+        try:
+            values = self.query(metric.query)
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
+            return Measurement(Measured.ERROR, (), f"query failed: {exc}"[:300])
+        if not values or any(math.isnan(v) for v in values):
+            return Measurement(Measured.INCONCLUSIVE, values, "no data")
+        return Measurement(judge(metric, values), values, f"result {values[0]:g}")
+
+    def run(self, metric: AnalysisMetric) -> AnalysisResult:
+        measurements: list[Measurement] = []
+        failed = inconclusive = errors_in_row = 0
+        for index in range(metric.count):
+            if index:
+                self._clock.sleep(metric.interval_s)
+            taken = self.measure(metric)
+            measurements.append(taken)
+            if taken.phase is Measured.ERROR:
+                errors_in_row += 1
+                if errors_in_row > metric.consecutive_error_limit:
+                    return _result(metric, ProbeVerdict.INCONCLUSIVE, measurements, taken.detail)
+                continue
+            errors_in_row = 0
+            failed += taken.phase is Measured.FAILED
+            inconclusive += taken.phase is Measured.INCONCLUSIVE
+            if failed > metric.failure_limit:
+                return _result(metric, ProbeVerdict.REGRESSED, measurements, "failure limit passed")
+            if inconclusive > metric.inconclusive_limit:
+                return _result(
+                    metric, ProbeVerdict.INCONCLUSIVE, measurements, "inconclusive limit passed"
+                )
+        if not any(m.phase is Measured.SUCCESSFUL for m in measurements):
+            return _result(metric, ProbeVerdict.INCONCLUSIVE, measurements, "no measurement passed")
+        return _result(metric, ProbeVerdict.CONVERGED, measurements, "every limit held")
+
+
+def judge(metric: AnalysisMetric, values: Sequence[float]) -> Measured:
+    context = cel.Context({"result": values[0], "results": list(values)})
+
+    def holds(expression: str) -> bool:
+        return cel.compile(expression).execute(context) is True
+
+    try:
+        if metric.failure is not None and holds(metric.failure):
+            return Measured.FAILED
+        if metric.success is not None:
+            if holds(metric.success):
+                return Measured.SUCCESSFUL
+            return Measured.FAILED if metric.failure is None else Measured.INCONCLUSIVE
+        return Measured.SUCCESSFUL
+    except (RuntimeError, IndexError, KeyError, TypeError, ValueError):  # cannot evaluate here
+        return Measured.INCONCLUSIVE
+
+
+def _result(
+    metric: AnalysisMetric,
+    verdict: ProbeVerdict,
+    measurements: Sequence[Measurement],
+    detail: str,
+) -> AnalysisResult:
+    return AnalysisResult(metric.name, verdict, tuple(measurements), detail)
