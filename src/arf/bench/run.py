@@ -30,6 +30,7 @@ from arf.sim.topology import GeneratedPlatform, generate_platform
 Progress = Callable[[str], None]
 Maker = Callable[[SimPlatform, ManualClock, Path], System]
 REASONERS = ("evidence", "local", "merged")
+MODEL_PREFIXES = ("openai:", "anthropic:", "local:")
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,23 @@ def run_episodes(
     return records
 
 
+def reasoning_for(reasoner: str, llm: str) -> tuple[str, str]:
+    """(settings.reasoner, settings.llm) for a `--reasoners` entry: `evidence`, `local` (the
+    model given by --llm alone), `merged` (that model with the evidence engine), or any model
+    spec such as `openai:MODEL` or `anthropic:MODEL`, merged with the evidence engine as ARF
+    runs it in production."""
+    if reasoner == "evidence":
+        return "evidence", ""
+    if reasoner == "local":
+        return "llm", llm
+    if reasoner == "merged":
+        return "merged", llm
+    return "merged", reasoner
+
+
 def arf_maker(reasoner: str, config: BenchConfig) -> Maker:
+    mode, model = reasoning_for(reasoner, config.llm)
+
     def make(platform: SimPlatform, clock: ManualClock, home: Path) -> System:
         generated = generate_platform(platform.state.seed, START.timestamp())
         catalog = home / "services.yaml"
@@ -104,12 +121,8 @@ def arf_maker(reasoner: str, config: BenchConfig) -> Maker:
             clock="sim",
             seed=platform.state.seed,
             service_catalog=catalog,
-            reasoner="evidence"
-            if reasoner == "evidence"
-            else "llm"
-            if reasoner == "local"
-            else "merged",
-            llm="" if reasoner == "evidence" else config.llm,
+            reasoner=mode,
+            llm=model,
         )
         runtime = build_runtime(settings, clock=clock, platform=platform, ids=SequentialIds())
         if config.cache is not None:
@@ -130,8 +143,11 @@ def _share_cache(home: Path, cache: Path) -> None:
 
 def run_bench(config: BenchConfig, progress: Progress) -> BenchResult:
     for reasoner in config.reasoners:
-        if reasoner not in REASONERS:
-            raise InputError(f"unknown reasoner {reasoner!r}; use {', '.join(REASONERS)}")
+        if reasoner not in REASONERS and not reasoner.startswith(MODEL_PREFIXES):
+            raise InputError(
+                f"unknown reasoner {reasoner!r}; use {', '.join(REASONERS)} or a model such as"
+                " openai:MODEL or anthropic:MODEL"
+            )
     if not config.seeds:
         raise InputError("give at least one seed")
     human = load_human_model(config.human_model)

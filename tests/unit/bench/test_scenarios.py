@@ -141,3 +141,16 @@ def test_every_scenario_is_documented_with_its_source() -> None:
     for spec in packaged_scenarios():
         assert f"| {spec.name} |" in text, f"docs/evaluation.md lacks {spec.name}"
         assert spec.source in text
+
+
+def test_reasoner_entries_map_to_settings_and_external_models_are_accepted() -> None:
+    from arf.bench.run import BenchConfig, reasoning_for, run_bench
+    from arf.core.errors import InputError
+
+    assert reasoning_for("evidence", "local") == ("evidence", "")
+    assert reasoning_for("local", "local") == ("llm", "local")
+    assert reasoning_for("merged", "local:/m.gguf") == ("merged", "local:/m.gguf")
+    # a configured external model runs merged with the evidence engine, as in production
+    assert reasoning_for("openai:gpt-4o-mini", "local") == ("merged", "openai:gpt-4o-mini")
+    with pytest.raises(InputError, match="unknown reasoner 'oracle'"):
+        run_bench(BenchConfig(reasoners=("oracle",)), lambda _: None)
