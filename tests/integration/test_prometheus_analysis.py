@@ -106,6 +106,15 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         server.server_close()
 
 
+def _scraped(analysis: PrometheusAnalysis, value: float) -> None:
+    """Wait until Prometheus has scraped the service's current value (1 s interval)."""
+    query = 'max(demo_error_ratio{service="checkout"})'
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and analysis.query(query) != (value,):
+        time.sleep(0.25)
+    assert analysis.query(query) == (value,)
+
+
 def _metric(**overrides: object) -> AnalysisMetric:
     values: dict[str, object] = {
         "name": "error-ratio",
@@ -121,6 +130,7 @@ def _metric(**overrides: object) -> AnalysisMetric:
 def test_a_healthy_service_converges(prometheus: Lab) -> None:
     Service.error_ratio = 0.01
     analysis = PrometheusAnalysis(prometheus.http, prometheus.url, SystemClock())
+    _scraped(analysis, 0.01)
     result = analysis.run(_metric())
     assert result.verdict is ProbeVerdict.CONVERGED
     assert [m.phase for m in result.measurements] == [Measured.SUCCESSFUL] * 3
@@ -129,10 +139,8 @@ def test_a_healthy_service_converges(prometheus: Lab) -> None:
 
 def test_a_failing_service_regresses_at_once(prometheus: Lab) -> None:
     Service.error_ratio = 0.3
-    deadline = time.monotonic() + 10  # until Prometheus has scraped the new value
     analysis = PrometheusAnalysis(prometheus.http, prometheus.url, SystemClock())
-    while time.monotonic() < deadline and analysis.query(_metric().query) != (0.3,):
-        time.sleep(0.5)
+    _scraped(analysis, 0.3)
     result = analysis.run(_metric(failure="result > 0.1"))
     assert result.verdict is ProbeVerdict.REGRESSED
     assert len(result.measurements) == 1  # the failure limit (0) was passed on the first
@@ -157,3 +165,32 @@ def test_bad_promql_and_an_unreachable_prometheus_are_errors_not_success(
     down = gone.run(_metric(interval_s=0, consecutive_error_limit=0))
     assert down.verdict is ProbeVerdict.INCONCLUSIVE
     assert down.measurements[0].phase is Measured.ERROR
+
+
+def test_the_verifier_samples_slos_from_prometheus(prometheus: Lab) -> None:
+    from arf.core.records import ServiceSLO
+    from arf.execution.promql import PrometheusTelemetry
+    from arf.execution.verification import VerificationSettings, Verifier
+
+    queries = {
+        "error_rate": 'max(demo_error_ratio{service="{service}"})',
+        "latency_p99_ms": "vector(120)",
+        "up": 'min(up{job="{service}"})',
+    }
+    analysis = PrometheusAnalysis(prometheus.http, prometheus.url, SystemClock())
+    telemetry = PrometheusTelemetry(analysis, queries)
+    verifier = Verifier(telemetry, SystemClock(), VerificationSettings(0, 1, 2))
+    slo = {"checkout": ServiceSLO(max_error_rate=0.05, max_latency_p99_ms=500)}
+    Service.error_ratio = 0.01
+    _scraped(analysis, 0.01)
+    verdict, probes = verifier.verify([], {}, slo)
+    assert verdict is ProbeVerdict.CONVERGED, probes
+    # a service Prometheus knows nothing about: no data, never success
+    missing, _ = verifier.verify([], {}, {"billing": ServiceSLO()})
+    assert missing is ProbeVerdict.INCONCLUSIVE
+    assert telemetry.sample('checkout"} or vector(0) #', "error_rate") is None  # no injection
+    Service.error_ratio = 0.4
+    _scraped(analysis, 0.4)
+    regressed, _ = verifier.verify([], {}, slo)
+    assert regressed is ProbeVerdict.REGRESSED
+    Service.error_ratio = 0.01

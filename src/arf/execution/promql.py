@@ -20,7 +20,8 @@ measurements, it has converged if at least one measurement succeeded.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -169,3 +170,50 @@ def _result(
     detail: str,
 ) -> AnalysisResult:
     return AnalysisResult(metric.name, verdict, tuple(measurements), detail)
+
+
+# What the verifier samples, as PromQL over the RED-method metrics most HTTP services export;
+# `{service}` is replaced by the quoted service name. Override per installation.
+DEFAULT_QUERIES: dict[str, str] = {
+    "error_rate": (
+        'sum(rate(http_requests_total{service="{service}",code=~"5.."}[1m]))'
+        ' / sum(rate(http_requests_total{service="{service}"}[1m]))'
+    ),
+    "latency_p99_ms": (
+        "1000 * histogram_quantile(0.99, sum by (le)"
+        ' (rate(http_request_duration_seconds_bucket{service="{service}"}[1m])))'
+    ),
+    "up": 'min(up{service="{service}"})',
+}
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9_.:/-]{1,200}$")
+
+
+class PrometheusTelemetry:
+    """Implements `arf.core.ports.Telemetry` over a Prometheus: the verifier's samples are
+    instant queries; no series, NaN or an error is `None` (which the verifier never counts as
+    success). Re-scans are delegated to a scanner when one is given."""
+
+    def __init__(
+        self,
+        analysis: PrometheusAnalysis,
+        queries: Mapping[str, str] | None = None,
+        scanner: Callable[[str], tuple[str, ...] | None] | None = None,
+    ) -> None:
+        self._analysis = analysis
+        self._queries = dict(DEFAULT_QUERIES if queries is None else queries)
+        self._scanner = scanner
+
+    def sample(self, service: str, metric: str) -> float | None:
+        template = self._queries.get(metric)
+        if template is None or not _LABEL_VALUE.match(service):
+            return None  # a name that cannot be a label value is never spliced into PromQL
+        try:
+            values = self._analysis.query(template.replace("{service}", service))
+        except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError):
+            return None
+        if not values or math.isnan(values[0]):
+            return None
+        return values[0]
+
+    def scan(self, resource: str) -> tuple[str, ...] | None:
+        return self._scanner(resource) if self._scanner is not None else None
