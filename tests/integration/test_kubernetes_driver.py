@@ -11,18 +11,11 @@ the Kubernetes API documentation (tests/data/kubernetes/).
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
-import kmock
 import pytest
-import yaml
-from kubernetes import client
 
 from arf.core.clock import ManualClock
 from arf.core.errors import ExecutionError
@@ -36,82 +29,9 @@ from arf.execution.kubernetes_driver import (
     rollout_status,
 )
 from tests.conftest import START
+from tests.integration.conftest import Cluster, load_fixture, seed_cluster
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "kubernetes"
-
-
-@dataclass
-class Cluster:
-    emulator: kmock.KubernetesEmulator
-    api: client.ApiClient
-    url: str
-
-    @property
-    def apps(self) -> client.AppsV1Api:
-        return client.AppsV1Api(self.api)
-
-    @property
-    def core(self) -> client.CoreV1Api:
-        return client.CoreV1Api(self.api)
-
-    def get(self, path: str) -> Any:
-        """An object as the API serves it (raw JSON, independent of the driver)."""
-        return httpx.get(f"{self.url}{path}").json()
-
-    def deployment(self) -> Any:
-        return self.get("/apis/apps/v1/namespaces/shop/deployments/checkout")
-
-    def container(self) -> Any:
-        return self.deployment()["spec"]["template"]["spec"]["containers"][0]
-
-    def env(self) -> dict[str, str]:
-        return {e["name"]: e["value"] for e in self.container()["env"]}
-
-    def requests(self, method: str) -> list[Any]:
-        """The requests the emulator received with this HTTP method, in order."""
-        return list(self.emulator[method.lower()])
-
-
-@pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    ready = threading.Event()
-    box: dict[str, Any] = {}
-
-    def serve() -> None:
-        async def main() -> None:
-            async with kmock.KubernetesEmulator() as emulator, kmock.Server(emulator) as server:
-                emulator.resources["apps/v1/replicasets"] = {}  # type: ignore[assignment]
-                box.update(url=str(server.url), emulator=emulator)
-                box["loop"], box["stop"] = asyncio.get_running_loop(), asyncio.Event()
-                ready.set()
-                await box["stop"].wait()
-
-        asyncio.run(main())
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(15), "the emulator did not start"
-    config = client.Configuration()
-    config.host = box["url"].rstrip("/")
-    api = client.ApiClient(config)
-    try:
-        yield Cluster(box["emulator"], api, config.host)
-    finally:
-        api.close()  # type: ignore[no-untyped-call]
-        box["loop"].call_soon_threadsafe(box["stop"].set)
-        thread.join(10)
-
-
-def _load(name: str) -> Any:
-    return yaml.safe_load((DATA / name).read_text("utf-8"))
-
-
-def _seed(cluster: Cluster) -> None:
-    """The Deployment as applied, and the ReplicaSets its controller would have made."""
-    cluster.apps.create_namespaced_deployment("shop", _load("deployment.yaml"))
-    for replicaset in _load("replicasets.yaml")["items"]:
-        cluster.apps.create_namespaced_replica_set("shop", replicaset)
-    cluster.core.create_node(_load("node.yaml"))
 
 
 def _driver(cluster: Cluster, **kwargs: Any) -> KubernetesDriver:
@@ -119,7 +39,7 @@ def _driver(cluster: Cluster, **kwargs: Any) -> KubernetesDriver:
 
 
 def test_describe_reads_releases_and_configuration_from_revisions(cluster: Cluster) -> None:
-    _seed(cluster)
+    seed_cluster(cluster)
     state = _driver(cluster).describe("shop/checkout")
     assert state is not None
     assert state["version"] == "1.5.0"
@@ -131,7 +51,7 @@ def test_describe_reads_releases_and_configuration_from_revisions(cluster: Clust
 
 
 def test_catalogued_actions_run_on_the_cluster_and_roll_back(cluster: Cluster) -> None:
-    _seed(cluster)
+    seed_cluster(cluster)
     executor = Executor(ActionCatalog(default_actions()), _driver(cluster))
     steps = [
         PlanStep(action="rollback_deploy", target="shop/checkout", params={"to_version": "1.4.2"}),
@@ -169,7 +89,7 @@ def test_catalogued_actions_run_on_the_cluster_and_roll_back(cluster: Cluster) -
 
 
 def test_a_restart_is_one_change_per_idempotency_key(cluster: Cluster) -> None:
-    _seed(cluster)
+    seed_cluster(cluster)
     driver = _driver(cluster)
     driver.perform("restart", "shop/checkout", {}, "incident-1/step-0")
     first = len(cluster.requests("PATCH"))
@@ -186,7 +106,7 @@ def test_a_restart_is_one_change_per_idempotency_key(cluster: Cluster) -> None:
 def test_dry_run_sends_dry_run_all(cluster: Cluster) -> None:
     """The emulator ignores dryRun (it stores the change anyway), so only the request is
     checked: a real API server validates and admits such a request and persists nothing."""
-    _seed(cluster)
+    seed_cluster(cluster)
     _driver(cluster, dry_run=True).perform("scale", "shop/checkout", {"replicas": 4}, "k")
     patch = cluster.requests("PATCH")[-1]
     assert patch.params.get("dryRun") == "All"
@@ -198,8 +118,8 @@ def test_an_invalid_result_is_refused_before_any_request(cluster: Cluster) -> No
     """Every patch is applied locally first and the result checked against the API schema:
     an object the API server would refuse is never sent (here: a container without the
     required name, stored by the emulator, which validates nothing)."""
-    _seed(cluster)
-    broken = _load("deployment.yaml")
+    seed_cluster(cluster)
+    broken = load_fixture("deployment.yaml")
     broken["metadata"]["name"] = "broken"
     del broken["spec"]["template"]["spec"]["containers"][0]["name"]
     # the client validates request bodies itself, so the broken object goes in over raw HTTP
@@ -214,7 +134,7 @@ def test_an_invalid_result_is_refused_before_any_request(cluster: Cluster) -> No
 
 
 def test_undo_needs_a_revision_that_ran_the_version(cluster: Cluster) -> None:
-    _seed(cluster)
+    seed_cluster(cluster)
     with pytest.raises(ExecutionError, match="no earlier revision"):
         _driver(cluster).perform("deploy", "shop/checkout", {"version": "0.9.0"}, "k")
     with pytest.raises(ExecutionError, match="404"):
@@ -222,8 +142,8 @@ def test_undo_needs_a_revision_that_ran_the_version(cluster: Cluster) -> None:
 
 
 def test_pods_are_deleted_once_and_nodes_cordoned_and_uncordoned(cluster: Cluster) -> None:
-    _seed(cluster)
-    cluster.core.create_namespaced_pod("shop", _load("pod.yaml"))
+    seed_cluster(cluster)
+    cluster.core.create_namespaced_pod("shop", load_fixture("pod.yaml"))
     driver = _driver(cluster)
     assert driver.perform("delete_pod", "shop/checkout", {"pod": "checkout-7c9-abcde"}, "k")["ok"]
     again = driver.perform("delete_pod", "shop/checkout", {"pod": "checkout-7c9-abcde"}, "k")
@@ -255,7 +175,7 @@ def test_pods_are_deleted_once_and_nodes_cordoned_and_uncordoned(cluster: Cluste
 def test_rollout_status_follows_kubectl(
     fixture: str, done: bool, failed: bool, message: str
 ) -> None:
-    status = rollout_status(_load(fixture))
+    status = rollout_status(load_fixture(fixture))
     assert (status.done, status.failed) == (done, failed)
     assert message in status.message
 

@@ -20,19 +20,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
-from kubernetes import client
+from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import JsonValue
 
 from arf.core.clock import Clock, SystemClock
-from arf.core.errors import ExecutionError
+from arf.core.errors import ConfigError, ExecutionError
 
 MERGE_PATCH = "application/merge-patch+json"
 REVISION = "deployment.kubernetes.io/revision"
@@ -50,6 +52,20 @@ _TO_MIB = {
     "G": 10**9 / 2**20,
     "T": 10**12 / 2**20,
 }
+
+
+def load_api(kubeconfig: Path | None) -> client.ApiClient:
+    """An API client from a kubeconfig file, or the in-cluster service account when none is
+    given and ARF runs in a pod, or ~/.kube/config."""
+    try:
+        if kubeconfig is None and "KUBERNETES_SERVICE_HOST" in os.environ:
+            config.load_incluster_config()  # type: ignore[no-untyped-call]
+            return client.ApiClient()
+        path = str(kubeconfig) if kubeconfig else None
+        api: client.ApiClient = config.new_client_from_config(config_file=path)  # type: ignore[no-untyped-call]
+        return api
+    except (config.ConfigException, OSError, ValueError) as exc:
+        raise ConfigError(f"cannot load the Kubernetes configuration: {exc}") from exc
 
 
 def merge_patch(target: JsonValue, patch: JsonValue) -> JsonValue:

@@ -19,6 +19,7 @@ from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import RunHistory, StoreHistory
+from arf.runtime.platforms import platform_adapters
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
@@ -75,7 +76,8 @@ class Runtime:
         self.platform.save(self.settings.sim_state_path)
 
     def close(self) -> None:
-        self.save_platform()
+        if self.settings.platform == "sim":
+            self.save_platform()
         self.store.close()
 
 
@@ -113,6 +115,7 @@ def build_runtime(
         else packaged_service_catalog()
     )
     sim = platform if platform is not None else _platform(settings, clock)
+    adapters = platform_adapters(settings, clock)
     actions = ActionCatalog(default_actions())
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
     tokens = ApproxTokenCounter()
@@ -126,9 +129,9 @@ def build_runtime(
         policy=policy,
         actions=actions,
         reasoner=reasoner or build_reasoner(settings, clock, tokens, redactor),
-        executor=Executor(actions, sim),
+        executor=Executor(actions, adapters.driver if adapters else sim),
         verifier=Verifier(
-            sim,
+            adapters.telemetry if adapters else sim,
             clock,
             VerificationSettings(
                 initial_delay_s=settings.verify_initial_delay_s,

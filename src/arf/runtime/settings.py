@@ -48,7 +48,14 @@ class Settings(BaseModel):
     notify: tuple[str, ...] = ()
     notify_webhook_secret: str | None = None  # HMAC key for webhook+ channels
     public_url: str = "http://127.0.0.1:8080"  # where people open incidents (links)
-    platform: Literal["sim"] = "sim"
+    # where remediation acts and what verification samples: the simulated platform, or a
+    # Kubernetes cluster (actions through the kubernetes client) observed by Prometheus
+    platform: Literal["sim", "kubernetes"] = "sim"
+    kubeconfig: Path | None = None  # default: in-cluster config, else ~/.kube/config
+    kube_namespace: str = "default"
+    kube_version: str = "1.31.0"  # the schema patches are validated against
+    prometheus_url: str = "http://127.0.0.1:9090"
+    promql_queries: Path | None = None  # YAML {error_rate, latency_p99_ms, up: PromQL}
     clock: Literal["system", "sim"] = "system"
     seed: int = 7
     group_wait_s: float = Field(default=60.0, ge=0)
@@ -117,6 +124,12 @@ _ENV_FIELDS = {
     "ARF_WITNESS": "witness",
     "ARF_LEDGER_ORIGIN": "ledger_origin",
     "ARF_LEASE_TTL_S": "lease_ttl_s",
+    "ARF_PLATFORM": "platform",
+    "ARF_KUBECONFIG": "kubeconfig",
+    "ARF_KUBE_NAMESPACE": "kube_namespace",
+    "ARF_KUBE_VERSION": "kube_version",
+    "ARF_PROMETHEUS_URL": "prometheus_url",
+    "ARF_PROMQL_QUERIES": "promql_queries",
 }
 
 
