@@ -11,11 +11,13 @@ the Kubernetes API documentation (tests/data/kubernetes/).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from kubernetes import client
 
 from arf.core.clock import ManualClock
 from arf.core.errors import ExecutionError
@@ -187,3 +189,24 @@ def test_merge_patch_and_quantities() -> None:
     assert merge_patch({"list": [1, 2]}, {"list": [3]}) == {"list": [3]}
     assert memory_mib("512Mi") == 512 and memory_mib("1Gi") == 1024
     assert memory_mib("536870912") == 512 and memory_mib("lots") == 0
+
+
+def test_a_hung_api_server_fails_the_step_within_its_timeout() -> None:
+    """A server that accepts the connection and never answers: the call gives up."""
+    import socket as sockets
+
+    listener = sockets.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    config = client.Configuration()
+    config.host = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    api = client.ApiClient(config)
+    driver = KubernetesDriver(api, "shop", timeout_s=0.5)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ExecutionError, match="kubernetes"):
+            driver.perform("scale", "shop/checkout", {"replicas": 3}, "k")
+    finally:
+        api.close()  # type: ignore[no-untyped-call]
+        listener.close()
+    assert time.monotonic() - started < 10

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 import kubernetes_validate
+import urllib3
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from pydantic import JsonValue
@@ -137,6 +138,7 @@ class KubernetesDriver:
         dry_run: bool = False,
         kube_version: str = "1.31.0",
         clock: Clock | None = None,
+        timeout_s: float = 30.0,
     ) -> None:
         self._api = api
         self._apps = client.AppsV1Api(api)
@@ -145,6 +147,7 @@ class KubernetesDriver:
         self._dry_run = "All" if dry_run else None
         self._version = kube_version
         self._clock = clock or SystemClock()
+        self._timeout_s = timeout_s  # every API call: a hung API server fails the step
 
     # ------------------------------------------------------------------ reading
     def _where(self, target: str) -> tuple[str, str]:
@@ -155,12 +158,14 @@ class KubernetesDriver:
         """One API call, its JSON body as a dict. Bodies are read raw (not through the
         client's models), so an object the models cannot hold still reaches validation."""
         try:
-            response = call(*args, _preload_content=False, **kwargs)
+            response = call(
+                *args, _preload_content=False, _request_timeout=self._timeout_s, **kwargs
+            )
             body = json.loads(response.data or b"{}")
         except ApiException as exc:
             reason = exc.reason or "error"
             raise ExecutionError(f"kubernetes: {what}: {exc.status} {reason}") from exc
-        except (ValueError, OSError) as exc:  # unreadable body, refused connection
+        except (ValueError, OSError, urllib3.exceptions.HTTPError) as exc:  # body, network
             raise ExecutionError(f"kubernetes: {what}: {exc}") from exc
         return body if isinstance(body, dict) else {}
 
@@ -358,11 +363,15 @@ class KubernetesDriver:
     def _delete_pod(self, target: str, pod: str) -> dict[str, JsonValue]:
         namespace, _ = self._where(target)
         try:
-            self._core.delete_namespaced_pod(pod, namespace, dry_run=self._dry_run)
+            self._core.delete_namespaced_pod(
+                pod, namespace, dry_run=self._dry_run, _request_timeout=self._timeout_s
+            )
         except ApiException as exc:
             if exc.status == 404:  # already gone: a retried deletion is done
                 return {"ok": True, "replayed": True}
             raise ExecutionError(f"kubernetes: delete pod {namespace}/{pod}: {exc.status}") from exc
+        except (OSError, urllib3.exceptions.HTTPError) as exc:
+            raise ExecutionError(f"kubernetes: delete pod {namespace}/{pod}: {exc}") from exc
         return {"ok": True, "dry_run": self._dry_run is not None}
 
 
