@@ -40,14 +40,19 @@ def _incidents(runtime: Runtime) -> list[tuple[str, IncidentState, int]]:
         ]
 
 
-def test_a_flapping_alert_joins_the_escalated_incident_instead_of_paging_again(
-    runtime: Runtime, clock: ManualClock
-) -> None:
+def _escalated(runtime: Runtime, clock: ManualClock) -> tuple[Ingestor, Orchestrator]:
+    """An alert no change and no known signature explains: ARF escalates it to a person."""
     ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
-    # no change and no known signature explains this: ARF escalates to a person
     ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "firing"))
     clock.advance(120)
     orchestrator.run_pending()
+    return ingest, orchestrator
+
+
+def test_a_flapping_alert_joins_the_escalated_incident_instead_of_paging_again(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    ingest, orchestrator = _escalated(runtime, clock)
     [(first, state, pages)] = _incidents(runtime)
     assert state is IncidentState.ESCALATED and pages == 1
     for _ in range(3):  # the symptom flaps while the person works on it
@@ -69,10 +74,7 @@ def test_a_flapping_alert_joins_the_escalated_incident_instead_of_paging_again(
 def test_the_hold_ends_after_the_symptoms_stop_for_longer_than_it(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
-    ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "firing"))
-    clock.advance(120)
-    orchestrator.run_pending()
+    ingest, _ = _escalated(runtime, clock)
     ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "resolved"))
     clock.advance((runtime.correlation.escalation_hold + timedelta(minutes=5)).total_seconds())
     ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "firing"))
