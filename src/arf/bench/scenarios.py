@@ -70,6 +70,15 @@ class NoiseSpec(_Strict):
     near: str = "fault.0"  # a storm comes from the neighbours of this target
 
 
+class Signals(_Strict):
+    """What the platform's tools emit for the scenario (alert names, change kinds, scanner
+    checks), besides noise; every alert repeats every 5 minutes while it fires."""
+
+    alerts: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+    findings: tuple[str, ...] = ()
+
+
 class ActionRef(_Strict):
     action: str
     target: str  # "fault.N" or "noise.N": the resolved target of that entry
@@ -87,6 +96,7 @@ class ScenarioSpec(_Strict):
     scenario_class: ScenarioClass = Field(alias="class")
     description: str
     source: str
+    signals: Signals
     faults: tuple[FaultSpec, ...] = ()
     noise: tuple[NoiseSpec, ...] = ()
     expected: Expected

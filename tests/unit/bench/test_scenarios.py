@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 import pytest
 
@@ -65,18 +66,19 @@ def test_the_taxonomy_named_in_the_issue_is_covered() -> None:
     [
         ("name: x1y\nclass: novel\n", "description"),
         (
-            "name: abc\nclass: novel\ndescription: d\nsource: s\n"
+            "name: abc\nclass: novel\ndescription: d\nsource: s\nsignals: {}\n"
             "faults: [{kind: meteor, target: {tier: edge}}]\nexpected: {remediate: false}\n",
             "unknown fault kind 'meteor'",
         ),
         (
-            "name: abc\nclass: novel\ndescription: d\nsource: s\n"
+            "name: abc\nclass: novel\ndescription: d\nsource: s\nsignals: {}\n"
             "faults: [{kind: network_partition, target: {tier: edge}}]\n"
             "expected: {remediate: true, correct: [{action: restart_service, target: fault.3}]}\n",
             "'fault.3' names no fault",
         ),
         (
-            "name: abc\nclass: novel\ndescription: d\nsource: s\nexpected: {remediate: true}\n",
+            "name: abc\nclass: novel\ndescription: d\nsource: s\nsignals: {}\n"
+            "expected: {remediate: true}\n",
             "must name it",
         ),
         ("name: abc\nclass: [\n", "not valid YAML"),
@@ -154,3 +156,42 @@ def test_reasoner_entries_map_to_settings_and_external_models_are_accepted() -> 
     assert reasoning_for("openai:gpt-4o-mini", "local") == ("merged", "openai:gpt-4o-mini")
     with pytest.raises(InputError, match="unknown reasoner 'oracle'"):
         run_bench(BenchConfig(reasoners=("oracle",)), lambda _: None)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_each_scenario_emits_exactly_the_signals_it_states(seed: int) -> None:
+    """The `signals` a scenario file states are what the platform's tools emit in its first
+    15 minutes (before any system acts): alert names, change kinds and scanner checks."""
+    for spec in packaged_scenarios():
+        clock = ManualClock(START)
+        generated = generate_platform(seed, clock.now().timestamp())
+        platform = SimPlatform(generated.state, clock)
+        targets = resolve(spec, generated, seed)
+        inject_noise(platform, spec, targets)
+        inject(platform, spec, targets)
+        alerts: set[str] = set()
+        changes: set[str] = set()
+        findings: set[str] = set()
+        for _ in range(60):
+            clock.advance(15)
+            platform.tick()
+            for emission in platform.drain():
+                payload: Any = emission.payload
+                if emission.format == "alertmanager":
+                    alerts |= {
+                        a["labels"]["alertname"]
+                        for a in payload["alerts"]
+                        if a["status"] == "firing"
+                    }
+                elif emission.format == "cloudevent":
+                    changes.add(payload["type"].rsplit(".", 1)[-1])
+                elif emission.format == "checkov":
+                    findings |= {
+                        c["check_id"] for r in payload for c in r["results"]["failed_checks"]
+                    }
+        stated = spec.signals
+        assert sorted(alerts) == sorted(stated.alerts), spec.name
+        assert sorted(changes) == sorted(stated.changes), spec.name
+        assert sorted(findings) == sorted(stated.findings), spec.name
+        if spec.scenario_class != "no_fault":
+            assert stated.alerts or stated.findings, spec.name
