@@ -9,7 +9,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from arf.bench.report import write_report
+from arf.bench.report import load_result, write_report
 from arf.bench.run import BenchConfig, run_bench
 from arf.cli.main import app
 
@@ -72,6 +72,12 @@ def test_no_remediation_on_controls_and_a_ledger_trail_behind_every_execution(
         assert chart.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = json.loads(report.records.read_text("utf-8"))
     assert len(rows) == len(result.records)
+    # a finished run's folder writes the same report again without running anything
+    again = load_result(tmp_path / "report")
+    assert again.records == result.records and again.sensitivity == result.sensitivity
+    assert again.config.seeds == (1,) and [s.name for s in again.specs] == list(SUBSET)
+    rewritten = write_report(again, tmp_path / "again")
+    assert rewritten.markdown.read_text("utf-8") == text
 
 
 def test_the_command_reports_and_refuses_bad_input(tmp_path: Path) -> None:

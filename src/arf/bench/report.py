@@ -12,6 +12,7 @@ import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -20,8 +21,10 @@ import matplotlib.pyplot as plt
 
 from arf.bench import results as m
 from arf.bench.episode import HORIZON_S, RunRecord
-from arf.bench.run import BenchResult
-from arf.bench.scenarios import CLASSES
+from arf.bench.human import load_human_model
+from arf.bench.run import BenchConfig, BenchResult, select
+from arf.bench.scenarios import CLASSES, packaged_scenarios
+from arf.core.errors import InputError
 
 # The LLM-ARF paper's claims (shared/data/baselines.md), as reductions against manual on-call.
 CLAIMS = {
@@ -70,6 +73,8 @@ def _headline(records: Sequence[RunRecord]) -> Table:
                 m.estimate(mine, m.raw_alerts).text(1),
                 m.estimate(mine, m.compliance_rate).text(0, 100, "%")
                 if any(r.audited for r in mine)
+                else "n/a (nothing executed)"
+                if system.startswith("ARF")
                 else "n/a (no decision records)",
                 f"{sum(r.unsafe_proposed for r in mine)} / {sum(r.unsafe_blocked for r in mine)}",
             ]
@@ -433,7 +438,66 @@ def write_report(result: BenchResult, folder: Path) -> Report:
     rows = [dataclasses.asdict(dataclasses.replace(r, overhead_ms=())) for r in result.records]
     data.write_text(json.dumps(rows, indent=1, sort_keys=True), "utf-8")
     (folder / "timings.json").write_text(
-        json.dumps({f"{r.system}/{r.scenario}/{r.seed}": r.overhead_ms for r in result.records}),
-        "utf-8",
+        json.dumps({_key(r): r.overhead_ms for r in result.records}), "utf-8"
     )
+    run = {
+        "seeds": list(result.config.seeds),
+        "reasoners": list(result.config.reasoners),
+        "scenarios": [spec.name for spec in result.specs],
+        "services": result.services,
+        "sensitivity": {
+            str(factor): [dataclasses.asdict(r) for r in records]
+            for factor, records in result.sensitivity.items()
+        },
+    }
+    (folder / "run.json").write_text(json.dumps(run, indent=1, sort_keys=True), "utf-8")
     return Report(markdown, page, data, charts)
+
+
+def _key(record: RunRecord) -> str:
+    return f"{record.system}/{record.scenario}/{record.seed}"
+
+
+def _record(row: dict[str, Any]) -> RunRecord:
+    values = dict(row)
+    for name in ("executed", "overhead_ms"):
+        values[name] = tuple(values.get(name) or ())
+    return RunRecord(**values)
+
+
+def load_result(folder: Path) -> BenchResult:
+    """A finished run from its folder (records, timings and run description), so the report
+    can be written again without running anything."""
+    try:
+        rows = json.loads((folder / "records.json").read_text("utf-8"))
+        timings_file = folder / "timings.json"
+        timings = json.loads(timings_file.read_text("utf-8")) if timings_file.exists() else {}
+        run_file = folder / "run.json"
+        run = json.loads(run_file.read_text("utf-8")) if run_file.exists() else {}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read a bench run from {folder}: {exc}") from exc
+    try:
+        records = [_record(row) for row in rows]
+        records = [
+            dataclasses.replace(r, overhead_ms=tuple(timings.get(_key(r), ()))) for r in records
+        ]
+        sensitivity = {
+            float(factor): [_record(row) for row in group]
+            for factor, group in (run.get("sensitivity") or {}).items()
+        }
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{folder}/records.json: not a bench run: {exc}") from exc
+    names = run.get("scenarios") or list(dict.fromkeys(r.scenario for r in records))
+    specs = select(packaged_scenarios(), names)
+    reasoners = run.get("reasoners") or [
+        r.system[5:-1] for r in records if r.system.startswith("ARF (")
+    ]
+    config = BenchConfig(
+        seeds=tuple(run.get("seeds") or sorted({r.seed for r in records})),
+        scenarios=tuple(names),
+        reasoners=tuple(dict.fromkeys(reasoners)),
+        sensitivity=tuple(sensitivity),
+    )
+    human = load_human_model()
+    services = int(run.get("services") or 54)
+    return BenchResult(config, human, specs, services, records, sensitivity)

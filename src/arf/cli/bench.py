@@ -45,11 +45,20 @@ def bench(
         Path | None, typer.Option(help="a human-model YAML instead of the packaged one")
     ] = None,
     quiet: Annotated[bool, typer.Option(help="no per-episode progress lines")] = False,
+    rerender: Annotated[
+        Path | None,
+        typer.Option("--from", help="write the report again from a finished run's folder"),
+    ] = None,
 ) -> None:
     """Run the evaluation and write report.md, report.html, charts/ and records.json."""
     with handled():
-        from arf.bench.report import write_report  # matplotlib only when benchmarking
+        from arf.bench.report import load_result, write_report  # matplotlib only when needed
         from arf.bench.run import BenchConfig, run_bench
+
+        if rerender is not None:
+            report = write_report(load_result(rerender), out_dir)
+            out.print(f"report: {report.markdown}", markup=False, highlight=False)
+            return
 
         config = BenchConfig(
             seeds=tuple(int(s) for s in _numbers(seeds, int, "--seeds")),
