@@ -205,7 +205,7 @@ class Ingestor:
         )
         active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
         revisions = {incident_id: i.revision for incident_id, i in active.items()}
-        held = self._held_fingerprints(uow, now)
+        held: dict[str, Incident] | None = None  # read only when a signal would open one
         opened: list[Incident] = []
         batch_firing: dict[str, Signal] = {}
         new_rows: list[tuple[Signal, str | None]] = []
@@ -260,7 +260,9 @@ class Ingestor:
                 chosen = choose_incident(
                     signal, list(active.values()), self._rt.services, self._rt.correlation
                 )
-                owner = held.get(fingerprint)
+                if chosen is None and held is None:
+                    held = self._held_fingerprints(uow, now)
+                owner = held.get(fingerprint) if chosen is None and held else None
                 if chosen is None and owner is not None:
                     chosen = active.get(owner.incident_id, owner)
                     revisions.setdefault(owner.incident_id, owner.revision)
@@ -322,12 +324,13 @@ class Ingestor:
         recent (within the correlation rules' escalation hold)."""
         hold = self._rt.correlation.escalation_hold
         held: dict[str, Incident] = {}
-        recent = uow.list_incidents([IncidentState.ESCALATED], opened_since=now - 4 * hold)
-        for incident in recent:
-            if now - incident.last_signal_at > hold:
-                continue
-            for row in uow.signals_for_incident(incident.incident_id):
-                held.setdefault(row.signal.fingerprint, incident)
+        recent = {
+            i.incident_id: i
+            for i in uow.list_incidents([IncidentState.ESCALATED], opened_since=now - 4 * hold)
+            if now - i.last_signal_at <= hold
+        }
+        for seen, incident_id in uow.fingerprints_of(sorted(recent)).items():
+            held[seen] = recent[incident_id]
         return held
 
     def _new_incident(self, signal: Signal, now: datetime) -> Incident:

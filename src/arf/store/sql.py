@@ -245,6 +245,20 @@ class SqlUnitOfWork:
         )
         return [self._with_status(row) for row in rows]
 
+    def fingerprints_of(self, incident_ids: Sequence[str]) -> dict[str, str]:
+        """The fingerprint of every signal of these incidents -> its incident (one query)."""
+        if not incident_ids:
+            return {}
+        rows = self._conn.execute(
+            select(schema.signals.c.fingerprint, schema.signals.c.incident_id)
+            .where(schema.signals.c.incident_id.in_(list(incident_ids)))
+            .order_by(schema.signals.c.observed_at)
+        )
+        found: dict[str, str] = {}
+        for fingerprint, incident_id in rows:
+            found.setdefault(fingerprint, incident_id)
+        return found
+
     def _with_status(self, row: Any) -> StoredSignalRow:
         stored = self._stored(row)
         if row.status != stored.signal.status.value:
