@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import lru_cache
 
 from pydantic import BaseModel, Field, JsonValue
 
@@ -110,16 +111,20 @@ class Health:
 
 def jitter(seed: int, service: str, metric: str, now: float) -> float:
     """Deterministic noise in [-1, 1] that changes every 15 s."""
-    bucket = int(now // 15)
+    return _jitter(seed, service, metric, int(now // 15))
+
+
+@lru_cache(maxsize=4096)  # a pure function: the same bucket is asked for by every probe
+def _jitter(seed: int, service: str, metric: str, bucket: int) -> float:
     digest = hashlib.sha256(f"{seed}\x1f{service}\x1f{metric}\x1f{bucket}".encode()).digest()
     return (int.from_bytes(digest[:4], "big") / 0xFFFFFFFF) * 2 - 1
 
 
 def own_health(service: ServiceState, now: float) -> Health:
-    release = service.releases.get(service.version, Release(version=service.version))
-    crash = release.crashes
+    release = service.releases.get(service.version)  # an unknown release behaves well
+    crash = release is not None and release.crashes
     oom = service.memory_demand_mb > service.memory_limit_mb
-    error = 0.002 + release.error_rate
+    error = 0.002 + (release.error_rate if release is not None else 0.0)
     latency = service.base_latency_ms
     up = 1.0
     if not service.up or crash:

@@ -278,7 +278,9 @@ class SimPlatform:
             current = self.health_of(name, memo)
             for rule in ALERT_RULES:
                 key = f"{rule.name}/{name}"
-                alert = self.state.alerts.setdefault(key, AlertState(rule=rule.name, service=name))
+                alert = self.state.alerts.get(key)
+                if alert is None:  # built once per rule and service, not on every tick
+                    alert = self.state.alerts[key] = AlertState(rule=rule.name, service=name)
                 if rule.condition(current):
                     if alert.active_since is None:
                         alert.active_since = now
