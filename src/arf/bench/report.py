@@ -446,7 +446,9 @@ def write_report(result: BenchResult, folder: Path) -> Report:
         "scenarios": [spec.name for spec in result.specs],
         "services": result.services,
         "sensitivity": {
-            str(factor): [dataclasses.asdict(r) for r in records]
+            str(factor): [
+                dataclasses.asdict(dataclasses.replace(r, overhead_ms=())) for r in records
+            ]
             for factor, records in result.sensitivity.items()
         },
     }
