@@ -19,7 +19,7 @@ from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import RunHistory, StoreHistory
-from arf.runtime.platforms import platform_adapters
+from arf.runtime.platforms import PlatformAdapters, platform_adapters
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
@@ -56,6 +56,7 @@ class Runtime:
     correlation: CorrelationRules = field(default_factory=CorrelationRules)
     context_rules: ContextRules = field(default_factory=ContextRules)
     redactor: Redactor = field(default_factory=Redactor)
+    adapters: PlatformAdapters | None = None  # a real platform's clients (closed on close)
     run_history: RunHistory = field(init=False)
 
     def __post_init__(self) -> None:
@@ -78,6 +79,8 @@ class Runtime:
     def close(self) -> None:
         if self.settings.platform == "sim":
             self.save_platform()
+        if self.adapters is not None:
+            self.adapters.close()
         self.store.close()
 
 
@@ -140,6 +143,7 @@ def build_runtime(
             ),
         ),
         platform=sim,
+        adapters=adapters,
         tokens=tokens,
         redactor=redactor,
     )

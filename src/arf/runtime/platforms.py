@@ -7,6 +7,7 @@ actions, executor, leases and verifier, other adapters behind the same ports.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import httpx
@@ -23,6 +24,11 @@ from arf.runtime.settings import Settings
 class PlatformAdapters:
     driver: TargetDriver
     telemetry: Telemetry
+    closers: tuple[Callable[[], None], ...] = ()
+
+    def close(self) -> None:
+        for close in self.closers:
+            close()
 
 
 def _queries(settings: Settings) -> dict[str, str]:
@@ -55,9 +61,13 @@ def platform_adapters(settings: Settings, clock: Clock) -> PlatformAdapters | No
         raise ConfigError(
             "ARF_PLATFORM=kubernetes needs the kubernetes extra: pip install 'arf[kubernetes]'"
         ) from exc
+    queries = _queries(settings)  # before any client exists: a bad file leaks nothing
     api = load_api(settings.kubeconfig)
     driver = KubernetesDriver(
         api, settings.kube_namespace, kube_version=settings.kube_version, clock=clock
     )
-    analysis = PrometheusAnalysis(httpx.Client(timeout=10), settings.prometheus_url, clock)
-    return PlatformAdapters(driver, PrometheusTelemetry(analysis, _queries(settings)))
+    http = httpx.Client(timeout=10)
+    analysis = PrometheusAnalysis(http, settings.prometheus_url, clock)
+    return PlatformAdapters(
+        driver, PrometheusTelemetry(analysis, queries), closers=(api.close, http.close)
+    )
