@@ -178,10 +178,12 @@ class KubernetesDriver:
             namespace,
         )
 
-    def revisions(self, target: str) -> list[dict[str, Any]]:
+    def revisions(
+        self, target: str, deployment: Mapping[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         """The deployment's ReplicaSets, oldest revision first (what rollout undo reads)."""
         namespace, name = self._where(target)
-        deployment = self.deployment(target)
+        deployment = deployment if deployment is not None else self.deployment(target)
         uid = (deployment.get("metadata") or {}).get("uid")
         selector = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
         listed = self._call(
@@ -219,22 +221,13 @@ class KubernetesDriver:
         container = _first_container(deployment)
         history: list[str] = []
         config_history: dict[str, list[str]] = {}
-        for rs in self.revisions(target):
-            template_container = _first_container(rs)
-            tag = _tag(str(template_container.get("image", "")))
-            if not history or history[-1] != tag:
-                history.append(tag)
-            for key, value in _env(template_container).items():
-                values = config_history.setdefault(key, [])
-                if not values or values[-1] != value:
-                    values.append(value)
-        current = _tag(str(container.get("image", "")))
-        if not history or history[-1] != current:
-            history.append(current)
-        for key, value in _env(container).items():
-            values = config_history.setdefault(key, [])
-            if not values or values[-1] != value:
-                values.append(value)
+        # every revision oldest first, then what runs now: consecutive repeats collapse
+        templates = [_first_container(rs) for rs in self.revisions(target, deployment)]
+        for template in [*templates, container]:
+            _append_new(history, _tag(str(template.get("image", ""))))
+            for key, value in _env(template).items():
+                _append_new(config_history.setdefault(key, []), value)
+        current = history[-1]
         limits = (container.get("resources") or {}).get("limits") or {}
         return {
             "kind": "service",
@@ -248,10 +241,12 @@ class KubernetesDriver:
         }
 
     # ------------------------------------------------------------------ changing
-    def _patch_deployment(self, target: str, patch: dict[str, Any]) -> dict[str, Any]:
+    def _patch_deployment(
+        self, target: str, current: Mapping[str, Any], patch: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Validate what `current` (as just read) becomes under the patch, then send it."""
         namespace, name = self._where(target)
-        current = self.deployment(target)
-        result = merge_patch(current, patch)
+        result = merge_patch(dict(current), patch)
         try:
             kubernetes_validate.validate(result, self._version, strict=False)
         except kubernetes_validate.ValidationError as exc:
@@ -288,7 +283,7 @@ class KubernetesDriver:
             return self._delete_pod(target, str(args["pod"]))
         deployment = self.deployment(target)
         if operation == "deploy":
-            patch = self._undo_patch(target, str(args["version"]))
+            patch = self._undo_patch(target, deployment, str(args["version"]))
         elif operation == "set_config":
             key, value = str(args["key"]), str(args["value"])
             patch = self._containers_patch(deployment, lambda c: _with_env(c, key, value))
@@ -323,15 +318,17 @@ class KubernetesDriver:
             }
         else:
             raise ExecutionError(f"kubernetes: unsupported operation {operation!r}")
-        self._patch_deployment(target, patch)
+        self._patch_deployment(target, deployment, patch)
         return {"ok": True, "dry_run": self._dry_run is not None}
 
-    def _undo_patch(self, target: str, version: str) -> dict[str, Any]:
+    def _undo_patch(
+        self, target: str, deployment: Mapping[str, Any], version: str
+    ) -> dict[str, Any]:
         """`kubectl rollout undo --to-revision`: the template of the newest ReplicaSet that ran
         the wanted image, without its pod-template-hash label."""
         matching = [
             rs
-            for rs in self.revisions(target)
+            for rs in self.revisions(target, deployment)
             if _tag(str(_first_container(rs).get("image", ""))) == version
         ]
         if not matching:
@@ -373,6 +370,11 @@ class KubernetesDriver:
         except (OSError, urllib3.exceptions.HTTPError) as exc:
             raise ExecutionError(f"kubernetes: delete pod {namespace}/{pod}: {exc}") from exc
         return {"ok": True, "dry_run": self._dry_run is not None}
+
+
+def _append_new(values: list[str], value: str) -> None:
+    if not values or values[-1] != value:
+        values.append(value)
 
 
 def _key_digest(key: str) -> str:
