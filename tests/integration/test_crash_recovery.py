@@ -7,7 +7,6 @@ from its database alone. Every run must end in the same state, with no effect ap
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,8 +19,9 @@ from arf.runtime.audit import compliance_of, verify_ledger
 from arf.runtime.container import build_runtime
 from arf.runtime.demo import DemoDriver
 from arf.runtime.settings import Settings
-from arf.sim.faults import bad_deploy, memory_exhaustion
 from arf.sim.platform import SimPlatform
+from arf.testing.crash import SCENARIOS as KILL_SCENARIOS
+from arf.testing.crash import Inject
 from tests.conftest import START, make_runtime
 
 
@@ -29,12 +29,11 @@ class SimulatedCrash(Exception):
     pass
 
 
-Inject = Callable[[SimPlatform], object]
+# the same two runs the SIGKILL test uses: a fix that converges, and one that does not
+# (demand far above twice the limit), which takes the rollback path
 SCENARIOS: dict[str, tuple[Inject, Outcome]] = {
-    # a fix that converges
-    "bad-deploy": (lambda p: bad_deploy(p, "checkout", "1.5.0"), Outcome.RESOLVED),
-    # a fix that does not converge (demand far above twice the limit): rollback path
-    "oom-too-big": (lambda p: memory_exhaustion(p, "inventory", 4000), Outcome.ROLLED_BACK),
+    "bad-deploy": (KILL_SCENARIOS["bad-deploy"], Outcome.RESOLVED),
+    "oom-too-big": (KILL_SCENARIOS["oom-too-big"], Outcome.ROLLED_BACK),
 }
 
 

@@ -338,7 +338,7 @@ def run_episode(
     _observe(system, episode, platform.drain())
     system.act()
     platform.state.outbox.clear()
-    return _with_resolution(record, resolved_at, begin)
+    return replace(record, resolved_s=None if resolved_at is None else resolved_at - begin)
 
 
 def _observe(system: System, episode: Episode, emissions: Sequence[Emission]) -> None:
@@ -356,10 +356,6 @@ def _advance_to(clock: ManualClock, when: float) -> None:
     now = clock.now().timestamp()
     if when > now:
         clock.advance(when - now)
-
-
-def _with_resolution(record: RunRecord, resolved_at: float | None, begin: float) -> RunRecord:
-    return replace(record, resolved_s=None if resolved_at is None else resolved_at - begin)
 
 
 def false_and_tempting(executed: Sequence[tuple[str, str]], injected: Injected) -> tuple[int, int]:

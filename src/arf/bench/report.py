@@ -32,6 +32,12 @@ CLAIMS = {
     "toil": (0.40, 0.60),
     "alert fatigue": (0.25, 0.45),
 }
+# ... and the metric each claim is about
+CLAIMED_METRICS: dict[str, m.Metric] = {
+    "MTTR": m.mttr_s,
+    "toil": m.toil_min,
+    "alert fatigue": m.pages_per_resolved,
+}
 CLAIMED_FALSE_RATE = 0.03
 Table = list[list[str]]
 
@@ -71,26 +77,27 @@ def _headline(records: Sequence[RunRecord]) -> Table:
                 m.estimate(mine, m.false_rate).text(1, 100, "%"),
                 m.estimate(mine, m.pages_per_resolved).text(2),
                 m.estimate(mine, m.raw_alerts).text(1),
-                m.estimate(mine, m.compliance_rate).text(0, 100, "%")
-                if any(r.audited for r in mine)
-                else "n/a (nothing executed)"
-                if system.startswith("ARF")
-                else "n/a (no decision records)",
+                _compliance(system, mine),
                 f"{sum(r.unsafe_proposed for r in mine)} / {sum(r.unsafe_blocked for r in mine)}",
             ]
         )
     return rows
 
 
+def _compliance(system: str, records: Sequence[RunRecord]) -> str:
+    if any(r.audited for r in records):
+        return m.estimate(records, m.compliance_rate).text(0, 100, "%")
+    return "n/a (nothing executed)" if system.startswith("ARF") else "n/a (no decision records)"
+
+
 def _claims(records: Sequence[RunRecord]) -> Table:
     rows = [["system", "metric", "claimed reduction", "measured reduction vs manual"]]
     manual = m.of(records, "manual on-call")
-    metrics = {"MTTR": m.mttr_s, "toil": m.toil_min, "alert fatigue": m.pages_per_resolved}
     for system in m.systems_of(records):
         if system == "manual on-call":
             continue
         mine = m.of(records, system)
-        for name, metric in metrics.items():
+        for name, metric in CLAIMED_METRICS.items():
             low, high = CLAIMS[name]
             value = m.reduction(metric(manual), metric(mine))
             rows.append(
@@ -247,7 +254,7 @@ def _bar_chart(
 
 def _claims_chart(path: Path, records: Sequence[RunRecord]) -> Path:
     manual = m.of(records, "manual on-call")
-    metrics = {"MTTR": m.mttr_s, "toil": m.toil_min, "alert fatigue": m.pages_per_resolved}
+    metrics = CLAIMED_METRICS
     fig, ax = plt.subplots(figsize=(9, 4.2), dpi=100)
     names = list(metrics)
     for i, name in enumerate(names):

@@ -31,12 +31,14 @@ from arf.bench.episode import (
     false_and_tempting,
 )
 from arf.core.errors import ArfError
-from arf.core.ports import Reasoner
+from arf.core.ports import Reasoner, UnitOfWork
 from arf.core.records import (
     ActionSpec,
     ContextSnapshot,
+    DecisionEnvelope,
     Diagnosis,
     IncidentState,
+    RemediationPlan,
     Route,
     StepKind,
     StepStatus,
@@ -213,6 +215,15 @@ class TimedReasoner:
             self.seconds += time.perf_counter() - started
 
 
+def _decided_plan(
+    uow: UnitOfWork, incident_id: str
+) -> tuple[DecisionEnvelope | None, RemediationPlan | None]:
+    """The incident's latest decision and the plan it decided on, if any."""
+    decision = uow.latest_decision(incident_id)
+    diagnosis = uow.latest_diagnosis(incident_id)
+    return decision, diagnosis.plan(decision.plan_id) if diagnosis and decision else None
+
+
 REVIEWERS = (
     Identity("bench-oncall-1", frozenset({"approver", "sre", "security", "operator"})),
     Identity("bench-oncall-2", frozenset({"approver", "sre", "security", "operator"})),
@@ -296,9 +307,7 @@ class ArfSystem:
         model's error rate, approves a wrong plan it should have rejected)."""
         episode = self._episode
         with self._rt.store.unit_of_work() as uow:
-            decision = uow.latest_decision(incident_id)
-            diagnosis = uow.latest_diagnosis(incident_id)
-        plan = diagnosis.plan(decision.plan_id) if diagnosis and decision else None
+            _, plan = _decided_plan(uow, incident_id)
         steps = {(s.action, s.target) for s in plan.steps} if plan else set()
         right = bool(steps) and steps <= episode.injected.correct
         approve = right or episode.person.errs()
@@ -349,9 +358,7 @@ class ArfSystem:
                     audited += 1
                     report = compliance(uow.ledger_for_incident(incident_id))
                     compliant += 1 if report.executed and not report.problems else 0
-                decision = uow.latest_decision(incident_id)
-                diagnosis = uow.latest_diagnosis(incident_id)
-                plan = diagnosis.plan(decision.plan_id) if diagnosis and decision else None
+                decision, plan = _decided_plan(uow, incident_id)
                 if plan is None or decision is None:
                     continue
                 steps = [(s.action, s.target) for s in plan.steps]

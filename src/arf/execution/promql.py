@@ -109,14 +109,22 @@ class PrometheusAnalysis:
             raise ValueError(f"expected a vector or scalar, got {kind!r}")
         return tuple(float(sample["value"][1]) for sample in result)
 
-    def measure(self, metric: AnalysisMetric) -> Measurement:
+    def observe(self, promql: str) -> tuple[tuple[float, ...] | None, str]:
+        """The query's values, or None and why: an error, or "no data" (no series, NaN)."""
         try:
-            values = self.query(metric.query)
+            values = self.query(promql)
         except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError) as exc:
-            return Measurement(Measured.ERROR, (), f"query failed: {exc}"[:300])
+            return None, f"query failed: {exc}"[:300]
         if not values or any(math.isnan(v) for v in values):
-            return Measurement(Measured.INCONCLUSIVE, values, "no data")
-        return Measurement(judge(metric, values), values, f"result {values[0]:g}")
+            return None, "no data"
+        return values, f"result {values[0]:g}"
+
+    def measure(self, metric: AnalysisMetric) -> Measurement:
+        values, detail = self.observe(metric.query)
+        if values is None:
+            phase = Measured.INCONCLUSIVE if detail == "no data" else Measured.ERROR
+            return Measurement(phase, (), detail)
+        return Measurement(judge(metric, values), values, detail)
 
     def run(self, metric: AnalysisMetric) -> AnalysisResult:
         measurements: list[Measurement] = []
@@ -207,13 +215,8 @@ class PrometheusTelemetry:
         template = self._queries.get(metric)
         if template is None or not _LABEL_VALUE.match(service):
             return None  # a name that cannot be a label value is never spliced into PromQL
-        try:
-            values = self._analysis.query(template.replace("{service}", service))
-        except (httpx.HTTPError, ValueError, KeyError, TypeError, IndexError):
-            return None
-        if not values or math.isnan(values[0]):
-            return None
-        return values[0]
+        values, _ = self._analysis.observe(template.replace("{service}", service))
+        return values[0] if values else None
 
     def scan(self, resource: str) -> tuple[str, ...] | None:
         return self._scanner(resource) if self._scanner is not None else None
