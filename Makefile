@@ -10,10 +10,12 @@ DEV := $(VENV)/.installed-dev
 # Checkov lives in its own environment (its pins are its own); ARF runs it as a command.
 CHECKOV_VERSION ?= 3.3.30
 CHECKOV := $(VENV)/checkov/bin/checkov
-# Prometheus comes from Debian's packages (the PromQL verification tests run a real one).
+# Prometheus and Alertmanager come from Debian's packages (the PromQL tests and the lab run them).
 PROMETHEUS := /usr/bin/prometheus
+ALERTMANAGER := /usr/bin/prometheus-alertmanager
+LABDEPS := $(VENV)/.installed-lab
 
-.PHONY: demo test lint unit clean
+.PHONY: demo test lint unit clean lab lab-down
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,17 +33,29 @@ $(LOCAL): pyproject.toml | $(VENV)/bin/python
 $(DEV): pyproject.toml | $(VENV)/bin/python
 	@echo "installing the test dependencies (llama-cpp-python compiles once, ~3 min)"
 	$(PY) -m pip install --quiet -e ".[dev]"
-	touch $(DEV) $(BASE) $(LOCAL)
+	touch $(DEV) $(BASE) $(LOCAL) $(LABDEPS)
 
 $(CHECKOV): | $(VENV)/bin/python
 	@echo "installing Checkov $(CHECKOV_VERSION) in its own environment (about 30 s)"
 	$(PYTHON) -m venv $(VENV)/checkov
 	$(VENV)/checkov/bin/pip install --quiet "checkov==$(CHECKOV_VERSION)"
 
-$(PROMETHEUS):
-	@echo "installing Prometheus from Debian's packages (about 15 s)"
-	apt-get install -y -qq --no-install-recommends prometheus >/dev/null \
-	  || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null)
+$(PROMETHEUS) $(ALERTMANAGER):
+	@echo "installing Prometheus and Alertmanager from Debian's packages (about 15 s)"
+	apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus \
+	  prometheus-alertmanager >/dev/null)
+
+$(LABDEPS): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e ".[lab]"
+	touch $(LABDEPS)
+
+# The real lab on loopback (`arf lab status|inject|down` then act on it; see docs/lab.md).
+lab: $(LABDEPS) $(CHECKOV) $(PROMETHEUS) $(ALERTMANAGER)
+	ARF_CHECKOV=$(CURDIR)/$(CHECKOV) $(VENV)/bin/arf lab up
+
+lab-down:
+	$(VENV)/bin/arf lab down
 
 demo: $(BASE) $(if $(ARF_LLM),$(LOCAL))
 	$(VENV)/bin/arf demo
@@ -52,7 +66,7 @@ lint: $(DEV)
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
 
-test: lint $(CHECKOV) $(PROMETHEUS)
+test: lint $(CHECKOV) $(PROMETHEUS) $(ALERTMANAGER)
 	ARF_CHECKOV=$(CURDIR)/$(CHECKOV) $(PY) -m pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$rc
 
 clean:

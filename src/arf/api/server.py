@@ -15,6 +15,7 @@ import hmac
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -88,13 +89,58 @@ def _basic(credentials: str | None) -> str | None:
     return base64.b64encode(credentials.encode()).decode() if credentials else None
 
 
+class WriterLock:
+    """One writer at a time within this process. The worker lets go of it while it only
+    waits (verification's delay and sampling interval), so webhooks are never held up by a
+    remediation being verified: Alertmanager gives up on a receiver that does not answer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owner: int | None = None
+
+    def __enter__(self) -> "WriterLock":
+        self._lock.acquire()
+        self._owner = threading.get_ident()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._owner = None
+        self._lock.release()
+
+    def wait(self, seconds: float) -> None:
+        if self._owner != threading.get_ident():
+            time.sleep(seconds)
+            return
+        self._owner = None
+        self._lock.release()
+        try:
+            time.sleep(seconds)
+        finally:
+            self._lock.acquire()
+            self._owner = threading.get_ident()
+
+
+class WaitingClock(SystemClock):
+    """The wall clock whose waits release the writer lock (the worker's runtime clock)."""
+
+    def __init__(self, lock: WriterLock) -> None:
+        self._writer = lock
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self._writer.wait(seconds)
+
+
 def create_app(
-    runtime: Runtime, webhook_token: str | None = None, secrets: WebhookSecrets | None = None
+    runtime: Runtime,
+    webhook_token: str | None = None,
+    secrets: WebhookSecrets | None = None,
+    lock: WriterLock | None = None,
 ) -> FastAPI:
     secrets = secrets or WebhookSecrets(bearer=webhook_token)
     app = FastAPI(title="ARF", version="0.1.0")
     ingestor = Ingestor(runtime)
-    lock = threading.Lock()  # one writer at a time within this process
+    lock = lock or WriterLock()  # one writer at a time within this process
 
     @app.exception_handler(HTTPException)
     async def _http_error(_request: Request, exc: HTTPException) -> JSONResponse:
@@ -352,7 +398,7 @@ def create_app(
 class Worker(threading.Thread):
     """Advances incidents once a second until stopped."""
 
-    def __init__(self, runtime: Runtime, lock: threading.Lock) -> None:
+    def __init__(self, runtime: Runtime, lock: WriterLock) -> None:
         super().__init__(name="arf-worker", daemon=True)
         self._runtime = runtime
         self._orchestrator = Orchestrator(runtime)
@@ -372,9 +418,10 @@ class Worker(threading.Thread):
 
 
 def serve(settings: Settings, host: str, port: int) -> None:
-    runtime = build_runtime(settings, clock=SystemClock())
-    app = create_app(runtime, secrets=WebhookSecrets.from_environment())
-    worker = Worker(runtime, app.state.lock)
+    lock = WriterLock()
+    runtime = build_runtime(settings, clock=WaitingClock(lock))
+    app = create_app(runtime, secrets=WebhookSecrets.from_environment(), lock=lock)
+    worker = Worker(runtime, lock)
     worker.start()
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")

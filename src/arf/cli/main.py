@@ -19,6 +19,7 @@ from rich.table import Table
 from arf.cli.bench import bench
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
 from arf.cli.governance import control_app, policy_app
+from arf.cli.lab import lab_app
 from arf.core.errors import InputError, IntegrityError
 from arf.core.records import Verdict
 from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
@@ -39,6 +40,7 @@ pull_app = typer.Typer(no_args_is_help=True, help="Pull signals from systems ARF
 app.add_typer(pull_app, name="pull")
 app.add_typer(policy_app, name="policy")
 app.add_typer(control_app, name="control")
+app.add_typer(lab_app, name="lab")
 app.command("bench")(bench)
 
 

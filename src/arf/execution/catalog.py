@@ -200,19 +200,30 @@ def _iac_pre(step: PlanStep, state: State) -> list[str]:
     attributes = state.get("attributes")
     if isinstance(attributes, dict) and attributes.get(attribute) == value:
         return [f"{step.target} already has {attribute}={value!r}"]
+    failing = state.get("failing")  # a platform that scans (a Git repository) says what fails
+    if isinstance(failing, list) and check not in failing:
+        return [f"{check} does not fail on {step.target} now"]
     return []
 
 
 def _iac_fwd(step: PlanStep, state: State) -> list[Operation]:
-    attribute, value = IAC_FIXES[str(step.params["check_id"])]
-    return [("set_attribute", {"attribute": attribute, "value": value})]
+    check = str(step.params["check_id"])
+    attribute, value = IAC_FIXES[check]
+    return [("set_attribute", {"attribute": attribute, "value": value, "check_id": check})]
 
 
 def _iac_back(step: PlanStep, state: State) -> list[Operation]:
-    attribute, _ = IAC_FIXES[str(step.params["check_id"])]
+    check = str(step.params["check_id"])
+    attribute, _ = IAC_FIXES[check]
     attributes = state.get("attributes")
     before = attributes.get(attribute) if isinstance(attributes, dict) else None
-    return [("set_attribute", {"attribute": attribute, "value": before})]
+    # `revert`: a platform that keeps history (a Git repository) undoes the fix it made
+    return [
+        (
+            "set_attribute",
+            {"attribute": attribute, "value": before, "check_id": check, "revert": True},
+        )
+    ]
 
 
 def _spec(

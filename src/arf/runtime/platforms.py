@@ -1,12 +1,15 @@
 """The platform remediation acts on and verification observes, chosen by settings.
 
 `sim` (the default) is the simulated platform. `kubernetes` acts on a cluster through the
-`kubernetes` client (extra `kubernetes`) and verifies through Prometheus: the same catalogued
-actions, executor, leases and verifier, other adapters behind the same ports.
+`kubernetes` client (extra `kubernetes`) and verifies through Prometheus. `hosts` acts through
+the bindings of a platform file (a deploy API, allowlisted HTTP actions and Ansible playbooks,
+a Git IaC repository) and verifies through Prometheus and Checkov re-scans. The same
+catalogued actions, executor, leases and verifier; other adapters behind the same ports.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -51,10 +54,24 @@ def _queries(settings: Settings) -> dict[str, str]:
     return {**DEFAULT_QUERIES, **loaded}
 
 
+def _hosts(settings: Settings, clock: Clock) -> PlatformAdapters:
+    from arf.execution.hosts import HostsDriver, default_scanner, load_config
+
+    config = load_config(settings.platform_file_path, default_scanner(os.environ))
+    queries = _queries(settings)
+    http = httpx.Client(timeout=10)
+    driver = HostsDriver(config, http)
+    analysis = PrometheusAnalysis(http, settings.prometheus_url, clock)
+    telemetry = PrometheusTelemetry(analysis, queries, scanner=driver.failing)
+    return PlatformAdapters(driver, telemetry, closers=(http.close,))
+
+
 def platform_adapters(settings: Settings, clock: Clock) -> PlatformAdapters | None:
     """None for the simulated platform (the runtime uses it directly)."""
     if settings.platform == "sim":
         return None
+    if settings.platform == "hosts":
+        return _hosts(settings, clock)
     try:
         from arf.execution.kubernetes_driver import KubernetesDriver, load_api
     except ImportError as exc:

@@ -50,7 +50,10 @@ class Settings(BaseModel):
     public_url: str = "http://127.0.0.1:8080"  # where people open incidents (links)
     # where remediation acts and what verification samples: the simulated platform, or a
     # Kubernetes cluster (actions through the kubernetes client) observed by Prometheus
-    platform: Literal["sim", "kubernetes"] = "sim"
+    # or services on hosts (a deploy API, HTTP actions, Ansible playbooks, a Git IaC repository
+    # re-scanned by Checkov) bound by a platform file
+    platform: Literal["sim", "kubernetes", "hosts"] = "sim"
+    platform_file: Path | None = None  # default: <home>/platform.yaml (ARF_PLATFORM=hosts)
     kubeconfig: Path | None = None  # default: in-cluster config, else ~/.kube/config
     kube_namespace: str = "default"
     kube_version: str = "1.31.0"  # the schema patches are validated against
@@ -98,6 +101,10 @@ class Settings(BaseModel):
         return self.home / "cache" / "diagnoses"
 
     @property
+    def platform_file_path(self) -> Path:
+        return self.platform_file or self.home / "platform.yaml"
+
+    @property
     def sim_state_path(self) -> Path:
         return self.home / "sim-state.json"
 
@@ -125,6 +132,7 @@ _ENV_FIELDS = {
     "ARF_LEDGER_ORIGIN": "ledger_origin",
     "ARF_LEASE_TTL_S": "lease_ttl_s",
     "ARF_PLATFORM": "platform",
+    "ARF_PLATFORM_FILE": "platform_file",
     "ARF_KUBECONFIG": "kubeconfig",
     "ARF_KUBE_NAMESPACE": "kube_namespace",
     "ARF_KUBE_VERSION": "kube_version",
