@@ -30,14 +30,23 @@ import yaml
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 
 
-def _alive(pid_file: Path) -> bool:
+def running(pid: int) -> bool:
+    """Alive and not a zombie (a killed process its parent has not reaped yet)."""
     try:
-        pid = int(pid_file.read_text("utf-8").strip())
         os.kill(pid, 0)
         stat = Path(f"/proc/{pid}/stat").read_text("utf-8")
+    except (ProcessLookupError, PermissionError, FileNotFoundError):
+        return False
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        return running(int(pid_file.read_text("utf-8").strip()))
     except (OSError, ValueError):
         return False
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"  # a zombie is not running
 
 
 class Releases:

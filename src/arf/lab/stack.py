@@ -37,6 +37,7 @@ import httpx
 import yaml
 
 from arf.core.errors import ConfigError, InputError
+from arf.lab.deployer import running
 
 SERVICES: Mapping[str, Mapping[str, Any]] = {
     "lab-web": {"depends_on": ["lab-api"], "criticality": "medium"},
@@ -395,18 +396,6 @@ def _start(lab: Lab, name: str, command: list[str], env: Mapping[str, str] | Non
     if done.returncode != 0 or not done.stdout.strip().isdigit():
         raise ConfigError(f"could not start {name}: {done.stderr.strip()[-300:]}")
     return int(done.stdout.strip())
-
-
-def running(pid: int) -> bool:
-    """Alive and not a zombie (a killed process its parent has not reaped yet)."""
-    try:
-        os.kill(pid, 0)
-        stat = Path(f"/proc/{pid}/stat").read_text("utf-8")
-    except (ProcessLookupError, PermissionError, FileNotFoundError):
-        return False
-    except OSError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _wait(url: str, what: str, timeout_s: float = 60.0) -> None:
