@@ -2,8 +2,9 @@
 
 Run: .venv/bin/python -m benchmarks.crash_soak [--points 1000] [--quick]
 Prints how many points ended exactly as the run without a kill (same state and outcome, each
-effect applied once, same platform state, ledger intact, compliant), which checkpoints were
-hit, and the time per point. Asserts nothing about speed.
+effect applied once, same platform state, ledger intact, compliant, every step found in doubt
+settled), how many steps a restart found in doubt and how many operations were sent again,
+which checkpoints were hit, and the time per point. Asserts nothing about speed.
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
         for scenario in sorted(SCENARIOS):
             expected[scenario], references[scenario] = reference(root, scenario)
         started = time.perf_counter()
-        same = killed = 0
+        same = killed = in_doubt = resent = 0
         where: Counter[str] = Counter()
         failures: list[str] = []
         for seed in range(points):
             plan = plan_for(seed, references)
             result, kills = run_plan(root / f"p{seed}", plan)
             killed += kills
+            in_doubt += result.in_doubt
+            resent += result.resent
             where[plan.where[0]] += 1
             if result == expected[plan.scenario]:
                 same += 1
@@ -43,12 +46,20 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 failures.append(f"seed {seed}: {plan}")
         elapsed = time.perf_counter() - started
     print(f"points: {points}, workers killed: {killed}, ended as without a kill: {same}")
+    print(f"steps found in doubt and reconciled: {in_doubt}, operations sent again: {resent}")
     print(f"time: {elapsed:.1f} s ({1000 * elapsed / points:.0f} ms per point)")
     for name, count in sorted(where.items()):
         print(f"  {count:4d}  {name}")
     for failure in failures[:20]:
         print("FAILED", failure)
-    return {"points": points, "same": same, "killed": killed, "seconds": elapsed}
+    return {
+        "points": points,
+        "same": same,
+        "killed": killed,
+        "in_doubt": in_doubt,
+        "resent": resent,
+        "seconds": elapsed,
+    }
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from arf.runtime.audit import compliance_of, verify_ledger
 from arf.runtime.container import build_runtime
 from arf.runtime.demo import DemoDriver
 from arf.runtime.settings import Settings
+from arf.sim.faults import deploy
 from arf.sim.platform import SimPlatform
 from arf.testing.crash import SCENARIOS as KILL_SCENARIOS
 from arf.testing.crash import Inject
@@ -109,3 +110,51 @@ def test_the_reference_runs_end_as_expected(tmp_path: Path) -> None:
     assert result.final == (IncidentState.RESOLVED.value, Outcome.RESOLVED.value)
     assert "before-effect:forward" in result.checkpoints
     assert "after-effect:forward" in result.checkpoints
+
+
+def test_a_step_in_doubt_that_someone_else_changed_is_left_alone_for_a_person(
+    tmp_path: Path,
+) -> None:
+    """Stopped after the forward step was started, before its effect; meanwhile a person deploys
+    another release. On restart the step is in doubt, the platform shows neither the release
+    before nor the one ARF meant to deploy: ARF records it diverged, sends nothing, rolls
+    nothing back over the person's change, and escalates saying so."""
+    clock = ManualClock(START)
+    runtime = make_runtime(tmp_path / "home", clock)
+
+    def hook(name: str) -> None:
+        if name == "before-effect:forward":
+            raise SimulatedCrash(name)
+
+    driver = DemoDriver(runtime, lambda _l: None, checkpoint=hook)
+    KILL_SCENARIOS["bad-deploy"](runtime.platform)
+    with pytest.raises(SimulatedCrash):
+        for _ in range(60):
+            driver.tick()
+    deploy(runtime.platform, "checkout", "1.6.0")  # a person's release, while ARF was down
+    applied = dict(runtime.platform.state.applied)
+    runtime.store.close()
+    runtime = build_runtime(
+        Settings(home=tmp_path / "home", clock="sim"),
+        clock=clock,
+        platform=runtime.platform,
+        ids=RandomIds(),
+    )
+    driver = DemoDriver(runtime, lambda _l: None)
+    for _ in range(60):
+        driver.tick()
+        with runtime.store.unit_of_work() as uow:
+            (incident,) = uow.list_incidents()
+        if incident.state in (IncidentState.ESCALATED, IncidentState.RESOLVED):
+            break
+    with runtime.store.unit_of_work() as uow:
+        executions = uow.executions_for(incident.incident_id)
+    statuses = [(e.kind.value, e.status.value) for e in executions]
+    assert statuses == [("forward", "started"), ("forward", "in_doubt"), ("forward", "diverged")]
+    assert "'1.6.0'" in executions[-1].detail
+    assert runtime.platform.state.applied == applied  # nothing was sent
+    assert runtime.platform.state.services["checkout"].version == "1.6.0"
+    assert incident.state is IncidentState.ESCALATED
+    assert "left alone, something else changed checkout" in incident.outcome_reason
+    assert verify_ledger(runtime).ok
+    runtime.store.close()

@@ -426,6 +426,12 @@ class StepStatus(StrEnum):
     STARTED = "started"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    # The process stopped between starting the step and recording its outcome: whether the
+    # effect happened is unknown until the target's real state is read (reconciliation).
+    IN_DOUBT = "in_doubt"
+    # Reconciliation found the target in neither the step's before nor its after state:
+    # something else changed it. ARF does not touch it again (no rollback): a person decides.
+    DIVERGED = "diverged"
 
 
 class StepKind(StrEnum):

@@ -41,6 +41,16 @@ def _as_int(value: JsonValue, default: int) -> int:
 
 
 @dataclass(frozen=True)
+class Effect:
+    """What an action changes, as the target's description shows it: `read` picks the value out
+    of a description, `after` is the value the forward step leaves, given the step and the
+    pre-state. Reconciliation after a crash compares the target's real state with both."""
+
+    read: Callable[[PlanStep, State], JsonValue]
+    after: Callable[[PlanStep, State], JsonValue]
+
+
+@dataclass(frozen=True)
 class ActionDefinition:
     spec: ActionSpec
     preconditions: Callable[[PlanStep, State], list[str]]
@@ -49,6 +59,9 @@ class ActionDefinition:
     # How the action takes capacity out: "rolling" (one replica at a time), "whole" (every
     # replica at once) or "none" (changes no running replica, e.g. an IaC file).
     disruption: str = "rolling"
+    # None: the effect leaves no trace a description shows (a restart, a failover); an action
+    # in doubt is then re-sent under its idempotency key, which the platform deduplicates.
+    effect: Effect | None = None
 
     def blast_radius(self, step: PlanStep, state: State | None) -> BlastRadius:
         """Sized against the target's real state: replicas touched and the largest share of
@@ -79,6 +92,12 @@ def _deploy_back(step: PlanStep, state: State) -> list[Operation]:
     return [("deploy", {"version": state.get("version")})]
 
 
+DEPLOY_EFFECT = Effect(
+    read=lambda step, state: state.get("version"),
+    after=lambda step, state: step.params.get("to_version"),
+)
+
+
 # ------------------------------------------------------------------ revert_config
 def _config_pre(step: PlanStep, state: State) -> list[str]:
     key = str(step.params.get("key"))
@@ -100,11 +119,17 @@ def _config_fwd(step: PlanStep, state: State) -> list[Operation]:
     return [("set_config", {"key": step.params["key"], "value": step.params["to_value"]})]
 
 
-def _config_back(step: PlanStep, state: State) -> list[Operation]:
+def _config_value(step: PlanStep, state: State) -> JsonValue:
     config = state.get("config")
-    key = str(step.params["key"])
-    before = config.get(key) if isinstance(config, dict) else None
-    return [("set_config", {"key": key, "value": str(before)})]
+    value = config.get(str(step.params.get("key"))) if isinstance(config, dict) else None
+    return None if value is None else str(value)
+
+
+def _config_back(step: PlanStep, state: State) -> list[Operation]:
+    return [("set_config", {"key": step.params["key"], "value": str(_config_value(step, state))})]
+
+
+CONFIG_EFFECT = Effect(read=_config_value, after=lambda step, state: step.params.get("to_value"))
 
 
 # ------------------------------------------------------------------ increase_memory_limit
@@ -132,6 +157,9 @@ def _memory_fwd(step: PlanStep, state: State) -> list[Operation]:
 
 def _memory_back(step: PlanStep, state: State) -> list[Operation]:
     return [("set_memory_limit", {"memory_mb": state.get("memory_limit_mb")})]
+
+
+MEMORY_EFFECT = Effect(read=lambda step, state: state.get("memory_limit_mb"), after=_memory_target)
 
 
 # ------------------------------------------------------------------ restart / failover
@@ -173,6 +201,12 @@ def _scale_back(step: PlanStep, state: State) -> list[Operation]:
     return [("scale", {"replicas": _as_int(state.get("replicas"), 0)})]
 
 
+SCALE_EFFECT = Effect(
+    read=lambda step, state: state.get("replicas"),
+    after=lambda step, state: step.params.get("replicas"),
+)
+
+
 def _nothing(step: PlanStep, state: State) -> list[Operation]:
     return []
 
@@ -210,6 +244,21 @@ def _iac_fwd(step: PlanStep, state: State) -> list[Operation]:
     check = str(step.params["check_id"])
     attribute, value = IAC_FIXES[check]
     return [("set_attribute", {"attribute": attribute, "value": value, "check_id": check})]
+
+
+def _iac_fixed(step: PlanStep, state: State) -> JsonValue:
+    """Whether the targeted check is fixed: by the platform's scan where it scans (a Git
+    repository lists the failing checks), else by the fixed attribute's value."""
+    check = str(step.params.get("check_id"))
+    failing = state.get("failing")
+    if isinstance(failing, list):
+        return check not in failing
+    attribute, value = IAC_FIXES.get(check, ("", None))
+    attributes = state.get("attributes")
+    return isinstance(attributes, dict) and attributes.get(attribute) == value
+
+
+IAC_EFFECT = Effect(read=_iac_fixed, after=lambda step, state: True)
 
 
 def _iac_back(step: PlanStep, state: State) -> list[Operation]:
@@ -276,6 +325,7 @@ def default_actions() -> list[ActionDefinition]:
             _deploy_pre,
             _deploy_fwd,
             _deploy_back,
+            effect=DEPLOY_EFFECT,
         ),
         ActionDefinition(
             _spec(
@@ -299,6 +349,7 @@ def default_actions() -> list[ActionDefinition]:
             _config_pre,
             _config_fwd,
             _config_back,
+            effect=CONFIG_EFFECT,
         ),
         ActionDefinition(
             _spec(
@@ -315,6 +366,7 @@ def default_actions() -> list[ActionDefinition]:
             _memory_pre,
             _memory_fwd,
             _memory_back,
+            effect=MEMORY_EFFECT,
         ),
         ActionDefinition(
             _spec(
@@ -347,6 +399,7 @@ def default_actions() -> list[ActionDefinition]:
             _scale_fwd,
             _scale_back,
             disruption="none",
+            effect=SCALE_EFFECT,
         ),
         ActionDefinition(
             _spec(
@@ -379,6 +432,7 @@ def default_actions() -> list[ActionDefinition]:
             _iac_fwd,
             _iac_back,
             disruption="none",
+            effect=IAC_EFFECT,
         ),
     ]
 

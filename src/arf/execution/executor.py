@@ -7,6 +7,7 @@ and re-checks preconditions and the blast radius against the target's real state
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from enum import StrEnum
 
 from pydantic import JsonValue
 
@@ -18,9 +19,19 @@ from arf.core.records import (
     DecisionEnvelope,
     PlanStep,
     RemediationPlan,
+    StepKind,
     Verdict,
 )
 from arf.execution.catalog import ActionCatalog, ActionDefinition
+
+
+class Reconciliation(StrEnum):
+    """What the target's real state says about a step whose outcome was never recorded."""
+
+    APPLIED = "applied"  # the target shows the step's effect: it happened, do not repeat it
+    NOT_APPLIED = "not_applied"  # the target is as it was before the step: run it
+    UNKNOWN = "unknown"  # the effect leaves no trace: re-send under the same idempotency key
+    DIVERGED = "diverged"  # the target shows neither: something else changed it meanwhile
 
 
 class Executor:
@@ -107,6 +118,37 @@ class Executor:
     def rollback_step(self, step: PlanStep, pre_state: Mapping[str, JsonValue], key: str) -> str:
         operations = self._definition(step).backward(step, pre_state)
         return self._perform(step, operations, key)
+
+    def reconcile(
+        self, step: PlanStep, pre_state: Mapping[str, JsonValue], kind: StepKind
+    ) -> tuple[Reconciliation, str]:
+        """Read the target's real state to settle a step in doubt (started, outcome unknown).
+
+        A forward step is applied when the target shows the value the step leaves, a rollback
+        when it shows the pre-state's value again; the other of the two means it did not
+        happen. A platform that cannot describe the target settles nothing.
+        """
+        effect = self._definition(step).effect
+        if effect is None:
+            return Reconciliation.UNKNOWN, f"{step.action} leaves no trace {step.target} shows"
+        try:
+            now = self._driver.describe(step.target)
+        except ExecutionError as exc:
+            return Reconciliation.UNKNOWN, f"{step.target} could not be read: {exc}"
+        if now is None:
+            return Reconciliation.UNKNOWN, f"{step.target} could not be found"
+        before, after = effect.read(step, pre_state), effect.after(step, pre_state)
+        goal, start = (after, before) if kind is StepKind.FORWARD else (before, after)
+        seen = effect.read(step, now)
+        if seen == goal:
+            return Reconciliation.APPLIED, f"{step.target} shows {seen!r}: the step took effect"
+        if seen == start:
+            return Reconciliation.NOT_APPLIED, f"{step.target} still shows {seen!r}: not applied"
+        return (
+            Reconciliation.DIVERGED,
+            f"{step.target} shows {seen!r}, neither {start!r} before nor {goal!r} after the step:"
+            " something else changed it",
+        )
 
 
 def _brief(value: Mapping[str, JsonValue]) -> str:

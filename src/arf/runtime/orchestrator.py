@@ -2,13 +2,16 @@
 
 Every step reads the incident's last committed state, does its work, and commits the new state
 together with its ledger entries in one transaction. A crash anywhere resumes from the last
-commit: execution steps carry idempotency keys, so a step whose effect happened but whose
-outcome was not stored is repeated without a second effect.
+commit. A step started but with no recorded outcome is "in doubt": it is recorded as such and
+reconciled against the target's real state (applied: recorded as done and not sent again; not
+applied: run; no visible trace: re-sent under the same idempotency key, which the platform
+deduplicates; changed by someone else: failed, and the plan rolls back).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from pydantic import JsonValue
 
@@ -37,6 +40,7 @@ from arf.core.records import (
     VerificationResult,
 )
 from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, transition
+from arf.execution.executor import Reconciliation
 from arf.governance.decide import DecisionRequest, decide
 from arf.ledger import chain
 from arf.oversight.approvals import check_approval, quorum_met
@@ -498,52 +502,61 @@ class Orchestrator:
         return True
 
     def _step_record(
-        self,
-        incident: Incident,
-        plan_hash: str,
-        index: int,
-        kind: StepKind,
-        step: PlanStep,
-        key: str,
-        status: StepStatus,
-        pre_state: Mapping[str, JsonValue],
-        detail: str,
+        self, ref: _StepRef, status: StepStatus, pre_state: Mapping[str, JsonValue], detail: str
     ) -> None:
         record = ExecutionRecord(
             execution_id=self._rt.ids.new("exe"),
-            incident_id=incident.incident_id,
-            plan_hash=plan_hash,
-            step_index=index,
-            kind=kind,
-            action=step.action,
-            target=step.target,
-            params=dict(step.params),
-            idempotency_key=key,
+            incident_id=ref.incident_id,
+            plan_hash=ref.plan_hash,
+            step_index=ref.index,
+            kind=ref.kind,
+            action=ref.step.action,
+            target=ref.step.target,
+            params=dict(ref.step.params),
+            idempotency_key=ref.key,
             pre_state=dict(pre_state),
             status=status,
             detail=detail[:2000],
             at=self._rt.clock.now(),
         )
-        self._checkpoint(f"before-record:{kind.value}:{status.value}")
+        self._checkpoint(f"before-record:{ref.kind.value}:{status.value}")
         with self._rt.store.unit_of_work() as uow:
             uow.put_execution(record)
             self._record(
                 uow,
                 "execution.step",
-                incident.incident_id,
+                ref.incident_id,
                 {
                     "execution_id": record.execution_id,
-                    "plan_hash": plan_hash,
-                    "step_index": index,
-                    "kind": kind.value,
-                    "action": step.action,
-                    "target": step.target,
+                    "plan_hash": ref.plan_hash,
+                    "step_index": ref.index,
+                    "kind": ref.kind.value,
+                    "action": ref.step.action,
+                    "target": ref.step.target,
                     "status": status.value,
-                    "idempotency_key": key,
+                    "idempotency_key": ref.key,
                     "detail": record.detail,
                 },
             )
-        self._checkpoint(f"after-record:{kind.value}:{status.value}")
+        self._checkpoint(f"after-record:{ref.kind.value}:{status.value}")
+
+    def _settle(self, ref: _StepRef, pre_state: Mapping[str, JsonValue]) -> Reconciliation:
+        """A step was started and its outcome never recorded (the process stopped): record it
+        as in doubt, then read the target's real state. An applied step is recorded as done
+        without being sent again; a diverged one (changed by something else) as such, and is
+        never touched again; the rest is sent again under the same idempotency key."""
+        self._step_record(
+            ref,
+            StepStatus.IN_DOUBT,
+            pre_state,
+            "the process stopped before this step's outcome was recorded: reconciling",
+        )
+        found, why = self._rt.executor.reconcile(ref.step, pre_state, ref.kind)
+        if found is Reconciliation.APPLIED:
+            self._step_record(ref, StepStatus.SUCCEEDED, pre_state, f"reconciled: {why}")
+        elif found is Reconciliation.DIVERGED:
+            self._step_record(ref, StepStatus.DIVERGED, pre_state, f"reconciled: {why}")
+        return found
 
     def _execute(self, incident: Incident) -> bool:
         try:
@@ -558,6 +571,10 @@ class Orchestrator:
             mine = [r for r in records if r.kind is StepKind.FORWARD and r.step_index == index]
             if any(r.status is StepStatus.SUCCEEDED for r in mine):
                 continue
+            failed = next((r for r in mine if r.status in _GIVEN_UP), None)
+            if failed is not None:  # recorded, then stopped before the move: never retried
+                self._commit_move(incident, S.ROLLING_BACK, f"step {index + 1} failed")
+                return True
             if self._held(incident, plan):
                 return False  # the kill switch: finished steps stay done, the rest waits
             lost = claim_targets(self._rt, incident.incident_id, plan)
@@ -565,66 +582,35 @@ class Orchestrator:
                 self._commit_move(incident, S.ROLLING_BACK, f"lease lost: {lost}")
                 return True
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/forward"
+            ref = _StepRef(
+                incident.incident_id, decision.plan_hash, index, StepKind.FORWARD, step, key
+            )
             started = next((r for r in mine if r.status is StepStatus.STARTED), None)
             if started is None:
                 try:
                     pre_state = self._rt.executor.capture(step)
                 except ExecutionError as exc:
-                    self._step_record(
-                        incident,
-                        decision.plan_hash,
-                        index,
-                        StepKind.FORWARD,
-                        step,
-                        key,
-                        StepStatus.FAILED,
-                        {},
-                        str(exc),
-                    )
+                    self._step_record(ref, StepStatus.FAILED, {}, str(exc))
                     self._commit_move(incident, S.ROLLING_BACK, f"precondition failed: {exc}")
                     return True
-                self._step_record(
-                    incident,
-                    decision.plan_hash,
-                    index,
-                    StepKind.FORWARD,
-                    step,
-                    key,
-                    StepStatus.STARTED,
-                    pre_state,
-                    "pre-state captured",
-                )
+                self._step_record(ref, StepStatus.STARTED, pre_state, "pre-state captured")
             else:
                 pre_state = dict(started.pre_state)  # resumed after a crash: same key
+                found = self._settle(ref, pre_state)
+                if found is Reconciliation.APPLIED:
+                    continue
+                if found is Reconciliation.DIVERGED:
+                    self._commit_move(incident, S.ROLLING_BACK, f"step {index + 1} diverged")
+                    return True
             try:
                 self._checkpoint("before-effect:forward")
                 detail = self._rt.executor.run_step(step, pre_state, key)
                 self._checkpoint("after-effect:forward")
             except ExecutionError as exc:
-                self._step_record(
-                    incident,
-                    decision.plan_hash,
-                    index,
-                    StepKind.FORWARD,
-                    step,
-                    key,
-                    StepStatus.FAILED,
-                    pre_state,
-                    str(exc),
-                )
+                self._step_record(ref, StepStatus.FAILED, pre_state, str(exc))
                 self._commit_move(incident, S.ROLLING_BACK, f"step {index + 1} failed: {exc}")
                 return True
-            self._step_record(
-                incident,
-                decision.plan_hash,
-                index,
-                StepKind.FORWARD,
-                step,
-                key,
-                StepStatus.SUCCEEDED,
-                pre_state,
-                detail,
-            )
+            self._step_record(ref, StepStatus.SUCCEEDED, pre_state, detail)
         self._commit_move(incident, S.VERIFYING, "every step executed")
         return True
 
@@ -709,26 +695,33 @@ class Orchestrator:
             for r in records
             if r.kind is StepKind.FORWARD and r.status is StepStatus.STARTED
         }
-        failures: list[str] = []
-        for index in sorted(set(done_forward) | set(started_forward), reverse=True):
+        diverged = {
+            r.step_index
+            for r in records
+            if r.kind is StepKind.FORWARD and r.status is StepStatus.DIVERGED
+        }
+        failures = [
+            f"step {i + 1}: left alone, something else changed {plan.steps[i].target}"
+            for i in sorted(diverged)
+        ]
+        for index in sorted((set(done_forward) | set(started_forward)) - diverged, reverse=True):
             step = plan.steps[index]
             mine = [r for r in records if r.kind is StepKind.ROLLBACK and r.step_index == index]
-            if any(r.status in (StepStatus.SUCCEEDED, StepStatus.FAILED) for r in mine):
+            if any(r.status in _GIVEN_UP or r.status is StepStatus.SUCCEEDED for r in mine):
                 continue
             source = done_forward.get(index) or started_forward[index]
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/rollback"
+            ref = _StepRef(
+                incident.incident_id, decision.plan_hash, index, StepKind.ROLLBACK, step, key
+            )
             if not any(r.status is StepStatus.STARTED for r in mine):
-                self._step_record(
-                    incident,
-                    decision.plan_hash,
-                    index,
-                    StepKind.ROLLBACK,
-                    step,
-                    key,
-                    StepStatus.STARTED,
-                    source.pre_state,
-                    "rolling back",
-                )
+                self._step_record(ref, StepStatus.STARTED, source.pre_state, "rolling back")
+            else:
+                found = self._settle(ref, source.pre_state)
+                if found is Reconciliation.DIVERGED:
+                    failures.append(f"step {index + 1}: left alone, something else changed it")
+                if found in (Reconciliation.APPLIED, Reconciliation.DIVERGED):
+                    continue
             try:
                 self._checkpoint("before-effect:rollback")
                 detail = self._rt.executor.rollback_step(step, source.pre_state, key)
@@ -737,17 +730,7 @@ class Orchestrator:
             except ExecutionError as exc:
                 detail, status = str(exc), StepStatus.FAILED
                 failures.append(f"step {index + 1}: {exc}")
-            self._step_record(
-                incident,
-                decision.plan_hash,
-                index,
-                StepKind.ROLLBACK,
-                step,
-                key,
-                status,
-                source.pre_state,
-                detail,
-            )
+            self._step_record(ref, status, source.pre_state, detail)
         result = self._run_verification(incident, plan, VerificationPhase.AFTER_ROLLBACK)
         reason = "remediation did not verify; rolled back"
         if failures:
@@ -759,6 +742,21 @@ class Orchestrator:
             changed = self._move(uow, incident, S.ESCALATED, reason, outcome=Outcome.ROLLED_BACK)
             self._notify(uow, changed, "escalation", reason)
         return True
+
+
+_GIVEN_UP = frozenset({StepStatus.FAILED, StepStatus.DIVERGED})
+
+
+@dataclass(frozen=True)
+class _StepRef:
+    """One step of one plan, forward or backward, and its idempotency key."""
+
+    incident_id: str
+    plan_hash: str
+    index: int
+    kind: StepKind
+    step: PlanStep
+    key: str
 
 
 def _decision_summary(decision: DecisionEnvelope) -> dict[str, JsonValue]:

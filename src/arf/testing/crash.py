@@ -18,7 +18,7 @@ import random
 import signal
 from collections import Counter
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import JsonValue
@@ -40,18 +40,26 @@ SCENARIOS: Mapping[str, Inject] = {
 MAX_TICKS = 80
 
 
-class _Durable:
-    """Saves the platform after every effect, then reports `during-effect`."""
+RESENT_LOG = "resent.log"  # in the home: one line per operation sent again under a used key
 
-    def __init__(self, runtime: Runtime, checkpoint: Callable[[str], None]) -> None:
+
+class _Durable:
+    """Saves the platform after every effect, then reports `during-effect`. An operation the
+    platform answers as a replay (its key was used before) is logged: a resend."""
+
+    def __init__(self, runtime: Runtime, checkpoint: Callable[[str], None], home: Path) -> None:
         self._runtime = runtime
         self._checkpoint = checkpoint
         self._perform = runtime.platform.perform
+        self._log = home / RESENT_LOG
 
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
     ) -> dict[str, JsonValue]:
         result = self._perform(operation, target, args, idempotency_key)
+        if result.get("replayed"):
+            with self._log.open("a", encoding="utf-8") as out:
+                out.write(idempotency_key + "\n")
         self._runtime.save_platform()
         self._checkpoint("during-effect")
         return result
@@ -71,7 +79,7 @@ def _work(home: Path, scenario: str, kill_at: int | None, trace: Path | None) ->
         if kill_at is not None and seen == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-    durable = _Durable(runtime, checkpoint)
+    durable = _Durable(runtime, checkpoint, home)
     runtime.platform.perform = durable.perform  # type: ignore[method-assign]
     driver = DemoDriver(runtime, lambda _line: None, checkpoint=checkpoint)
     if not runtime.platform.state.faults:
@@ -116,6 +124,10 @@ class Outcome:
     succeeded_once: bool
     ledger_ok: bool
     compliant: int
+    # every step recorded "in doubt" later got an outcome (succeeded or failed)
+    in_doubt_settled: bool
+    in_doubt: int = field(compare=False)  # steps a restart found in doubt
+    resent: int = field(compare=False)  # operations sent again (the platform deduplicated)
 
 
 def outcome(home: Path) -> Outcome:
@@ -128,6 +140,13 @@ def outcome(home: Path) -> Outcome:
             (e.kind, e.step_index) for e in executions if e.status is StepStatus.SUCCEEDED
         )
         services = runtime.platform.state.services
+        doubted = {(e.kind, e.step_index) for e in executions if e.status is StepStatus.IN_DOUBT}
+        settled = {
+            (e.kind, e.step_index)
+            for e in executions
+            if e.status in (StepStatus.SUCCEEDED, StepStatus.FAILED, StepStatus.DIVERGED)
+        }
+        resent = home / RESENT_LOG
         return Outcome(
             final=(incident.state.value, incident.outcome.value),
             # keys are incident/plan-hash/step/kind/operation; ids differ between runs
@@ -137,6 +156,9 @@ def outcome(home: Path) -> Outcome:
             succeeded_once=all(count == 1 for count in succeeded.values()),
             ledger_ok=verify_ledger(runtime).ok,
             compliant=compliance_of(runtime).compliant,
+            in_doubt_settled=doubted <= settled,
+            in_doubt=sum(1 for e in executions if e.status is StepStatus.IN_DOUBT),
+            resent=len(resent.read_text("utf-8").split()) if resent.exists() else 0,
         )
     finally:
         runtime.store.close()

@@ -13,10 +13,11 @@ from arf.core.records import (
     PlanStep,
     RemediationPlan,
     Route,
+    StepKind,
     Verdict,
 )
 from arf.execution.catalog import ActionCatalog, default_actions
-from arf.execution.executor import Executor
+from arf.execution.executor import Executor, Reconciliation
 from arf.sim.faults import bad_deploy
 from arf.sim.platform import SimPlatform, default_state
 
@@ -159,3 +160,57 @@ def test_scaling_restores_capacity_never_reduces_it_and_rolls_back_to_the_old_co
     assert sim.health_of("inventory").up == 1.0
     executor.rollback_step(step, pre, "scale-1-rb")
     assert sim.state.services["inventory"].replicas == 0
+
+
+def test_a_step_in_doubt_is_settled_by_reading_the_target() -> None:
+    sim = platform()
+    bad_deploy(sim, "checkout", "1.5.0")
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    step = plan("1.4.2").steps[0]
+    pre = executor.capture(step)
+    forward, backward = StepKind.FORWARD, StepKind.ROLLBACK
+    assert executor.reconcile(step, pre, forward)[0] is Reconciliation.NOT_APPLIED
+    executor.run_step(step, pre, "k")
+    found, why = executor.reconcile(step, pre, forward)
+    assert found is Reconciliation.APPLIED and "'1.4.2'" in why
+    assert executor.reconcile(step, pre, backward)[0] is Reconciliation.NOT_APPLIED
+    executor.rollback_step(step, pre, "k-rb")
+    assert executor.reconcile(step, pre, backward)[0] is Reconciliation.APPLIED
+    bad_deploy(sim, "checkout", "1.6.0")  # someone else deployed meanwhile
+    found, why = executor.reconcile(step, pre, forward)
+    assert found is Reconciliation.DIVERGED and "'1.6.0'" in why
+
+
+def test_each_action_with_a_visible_effect_reconciles_on_the_simulated_platform() -> None:
+    from arf.sim.faults import config_drift, memory_exhaustion, scaled_to_zero
+
+    sim = platform()
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    config_drift(sim, "checkout", "db_pool_size", "1")
+    memory_exhaustion(sim, "inventory", 900)
+    scaled_to_zero(sim, "payments")
+    steps = [
+        PlanStep(
+            action="revert_config",
+            target="checkout",
+            params={"key": "db_pool_size", "to_value": "20"},
+        ),
+        PlanStep(action="increase_memory_limit", target="inventory", params={"factor": 2.0}),
+        PlanStep(action="scale_service", target="payments", params={"replicas": 3}),
+    ]
+    for n, step in enumerate(steps):
+        pre = executor.capture(step)
+        assert executor.reconcile(step, pre, StepKind.FORWARD)[0] is Reconciliation.NOT_APPLIED
+        executor.run_step(step, pre, f"k{n}")
+        assert executor.reconcile(step, pre, StepKind.FORWARD)[0] is Reconciliation.APPLIED
+
+
+def test_an_effect_without_a_trace_stays_unknown_and_is_left_to_the_idempotency_key() -> None:
+    sim = platform()
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    step = PlanStep(action="restart_service", target="checkout", params={})
+    pre = executor.capture(step)
+    found, why = executor.reconcile(step, pre, StepKind.FORWARD)
+    assert found is Reconciliation.UNKNOWN and "no trace" in why
+    gone = PlanStep(action="rollback_deploy", target="nowhere", params={"to_version": "1"})
+    assert executor.reconcile(gone, pre, StepKind.FORWARD)[0] is Reconciliation.UNKNOWN
