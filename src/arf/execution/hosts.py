@@ -16,6 +16,13 @@ re-scan. One YAML file (`ARF_PLATFORM_FILE`) binds them:
       repository: /srv/iac             # a git work tree
       resources: ["aws_*.*"]           # which targets are IaC resources (globs)
       scanner: [checkov, --check, "CKV_AWS_20,CKV_AWS_21"]
+      pull_requests:                   # optional: push the fix branch and open a request
+        provider: github               # or gitlab
+        api_url: https://api.github.com
+        project: acme/infrastructure   # GitLab: a project id or namespace/path
+        token_env: GITHUB_TOKEN
+        remote: origin                 # the default
+        base: main                     # the default
     playbooks: playbooks               # relative to this file
     http_actions: {...}                # as in arf.execution.http_actions
     ansible_actions: {...}             # as in arf.execution.ansible_actions
@@ -24,9 +31,11 @@ re-scan. One YAML file (`ARF_PLATFORM_FILE`) binds them:
 operation; nothing else reaches an executor. The catalog's declared rollback (computed from
 the captured pre-state) runs through the same bindings, so a rollback uses the transport the
 forward step used. An IaC fix is `arf.execution.iac.engine.remediate` on a branch named after
-the incident; its rollback is `git revert`. Retried operations are idempotent: HTTP calls
-carry the step's key, playbooks receive it as `arf_idempotency_key`, and a fix whose branch
-exists is not made again.
+the incident; its rollback is `git revert`. With `pull_requests`, the branch is pushed and a
+pull request (GitHub) or merge request (GitLab) opened for it; the rollback pushes the revert
+and closes the request (`arf.execution.iac.forges`). Retried operations are idempotent: HTTP
+calls carry the step's key, playbooks receive it as `arf_idempotency_key`, a fix whose branch
+exists is not made again, and a request that exists for the branch is not opened again.
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from pydantic import JsonValue
 
 from arf.core.errors import ConfigError, ExecutionError
 from arf.execution import ansible_actions, http_actions
+from arf.execution.iac import forges
 from arf.execution.iac.engine import (
     CheckCatalog,
     CheckovScanner,
@@ -72,6 +82,7 @@ class IacSettings:
     repository: Path
     resources: tuple[str, ...]
     scanner: tuple[str, ...]
+    pull_requests: forges.ForgeSettings | None = None
 
 
 @dataclass(frozen=True)
@@ -144,10 +155,19 @@ def load_config(path: Path, default_scanner: Sequence[str]) -> HostsConfig:
         scanner = iac_raw.get("scanner") or list(default_scanner)
         if not isinstance(scanner, list) or not scanner:
             raise ConfigError(f"{origin}: iac.scanner must be a command as a list")
+        pulls = None
+        if iac_raw.get("pull_requests") is not None:
+            where = f"{origin}: iac.pull_requests"
+            pulls = forges.load_settings(_mapping(iac_raw["pull_requests"], where), where)
+            try:
+                GitRepo(repository).git("remote", "get-url", pulls.remote)
+            except ExecutionError as exc:
+                raise ConfigError(f"{where}: {repository} has no remote {pulls.remote!r}") from exc
         iac = IacSettings(
             repository,
             tuple(str(r) for r in iac_raw.get("resources") or ["*.*"]),
             tuple(str(s) for s in scanner),
+            pulls,
         )
     return HostsConfig(describe, operations, http, ansible, playbooks, iac)
 
@@ -178,6 +198,12 @@ class HostsDriver:
         self._scanner = (
             CommitScanCache(CheckovScanner(list(config.iac.scanner)), self._repo)
             if config.iac and self._repo
+            else None
+        )
+        pulls = config.iac.pull_requests if config.iac else None
+        self._pulls = (
+            forges.PullRequests(pulls, forges.connect(pulls, client, env), self._repo)
+            if pulls is not None and self._repo is not None
             else None
         )
 
@@ -220,20 +246,41 @@ class HostsDriver:
         if args.get("revert"):
             if commit is None:
                 return f"no fix of {check} by {incident} to revert"
-            if self._repo.branch() != branch:
-                self._repo.git("checkout", "-q", branch)
-            if self._repo.git("log", "-1", "--format=%s").startswith(f"ARF {incident}: revert"):
-                return f"{check} fix already reverted on {branch}"  # a retried rollback
-            finding = Finding(check, target, "")
-            done = revert(self._repo, FixResult(finding, branch, commit, "", (), ""), incident)
-            return f"reverted {commit[:12]} on {branch} as {done[:12]}"
+            done = self._revert(branch, commit, check, target, incident)
+            if self._pulls is not None:
+                why = (
+                    f"ARF {incident} rolled this fix back ({done}): the remediation did not verify."
+                )
+                done += "; " + self._pulls.withdraw(branch, why)
+            return done
         if commit is not None:
-            return f"{check} already fixed on {branch} ({commit[:12]})"  # a retried step
-        findings = [f for f in self._findings(target) if f.check_id == check]
-        if not findings:
-            raise ExecutionError(f"{check} is not failing on {target}: nothing to fix")
-        result = remediate(self._repo, self._scanner, self._checks, findings[0], {}, incident)
-        return f"{check} fixed on {result.branch} ({result.commit[:12]}): {', '.join(result.files)}"
+            done = f"{check} already fixed on {branch} ({commit[:12]})"  # a retried step
+        else:
+            findings = [f for f in self._findings(target) if f.check_id == check]
+            if not findings:
+                raise ExecutionError(f"{check} is not failing on {target}: nothing to fix")
+            result = remediate(self._repo, self._scanner, self._checks, findings[0], {}, incident)
+            commit = result.commit
+            done = f"{check} fixed on {branch} ({commit[:12]}): {', '.join(result.files)}"
+        if self._pulls is not None:
+            body = (
+                self._repo.git("log", "-1", "--format=%B", commit)
+                + f"\n\nOpened by ARF for incident {incident}. If the remediation does not"
+                " verify, ARF pushes a revert and closes this request."
+            )
+            title = f"ARF {incident}: fix {check} on {target}"
+            done += "; " + self._pulls.propose(branch, title, body)
+        return done
+
+    def _revert(self, branch: str, commit: str, check: str, target: str, incident: str) -> str:
+        assert self._repo is not None
+        if self._repo.branch() != branch:
+            self._repo.git("checkout", "-q", branch)
+        if self._repo.git("log", "-1", "--format=%s").startswith(f"ARF {incident}: revert"):
+            return f"{check} fix already reverted on {branch}"  # a retried rollback
+        finding = Finding(check, target, "")
+        done = revert(self._repo, FixResult(finding, branch, commit, "", (), ""), incident)
+        return f"reverted {commit[:12]} on {branch} as {done[:12]}"
 
     def _fix_commit(self, branch: str, incident: str) -> str | None:
         assert self._repo is not None
