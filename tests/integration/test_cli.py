@@ -273,3 +273,21 @@ def test_generic_json_with_a_mapping_is_ingested_and_redacted(tmp_path: Path) ->
     assert "abcd1234efgh5678" not in record and "[REDACTED:" in record
     missing = arf(tmp_path, "ingest", str(data / "generic-events.json"), "--format", "json")
     assert_one_line_error(missing, "needs a field mapping")
+
+
+def test_checkpoints_published_to_a_git_witness_catch_truncation(
+    tmp_path: Path, demo_home: Path
+) -> None:
+    home = copy_home(demo_home, tmp_path / "home")
+    env = {"ARF_WITNESS": f"git:{tmp_path / 'witness'}"}
+    published = arf(home, "audit", "checkpoint", env=env)
+    assert published.returncode == 0, published.stderr
+    log = subprocess.run(
+        ["git", "log", "--format=%s"], cwd=tmp_path / "witness", capture_output=True, text=True
+    )
+    assert log.stdout.startswith("checkpoint arf.local/ledger size ")
+    assert arf(home, "audit", "verify", env=env).returncode == 0
+    with sqlite3.connect(home / "arf.db") as conn:
+        total = conn.execute("select max(seq) from ledger").fetchone()[0]
+        conn.execute("delete from ledger where seq > ?", (total - 3,))
+    assert_one_line_error(arf(home, "audit", "verify", env=env), f"at entry {total - 2}")

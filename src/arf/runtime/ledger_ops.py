@@ -23,7 +23,7 @@ from arf.ledger.checkpoint import (
 from arf.ledger.keys import create_key, load_keyring, load_signer, publish_verifier
 from arf.ledger.merkle import ProofError, verify_consistency
 from arf.ledger.verify import LogReport, tree_of, verify_log
-from arf.ledger.witness import FileWitness
+from arf.ledger.witness import FileWitness, GitWitness, HttpWitness, Witness
 from arf.runtime.container import Runtime
 
 
@@ -39,8 +39,14 @@ def verifiers(runtime: Runtime) -> list[Verifier]:
         raise ConfigError(f"keyring {runtime.settings.keyring_path}: {exc}") from exc
 
 
-def witness(runtime: Runtime) -> FileWitness:
-    return FileWitness(runtime.settings.witness_path)
+def witness(runtime: Runtime) -> Witness:
+    """The configured witness: `git:PATH`, an http(s) URL, else a directory."""
+    where = runtime.settings.witness_location
+    if where.startswith("git:"):
+        return GitWitness(Path(where.removeprefix("git:")))
+    if where.startswith(("http://", "https://")):
+        return HttpWitness(where, token=runtime.settings.witness_token)
+    return FileWitness(Path(where))
 
 
 def create_signing_key(runtime: Runtime, name: str) -> Signer:

@@ -28,7 +28,10 @@ class Settings(BaseModel):
     ledger_origin: str = "arf.local/ledger"
     ledger_key: Path | None = None  # default: <home>/keys/ledger.key (mode 0600)
     keyring: Path | None = None  # default: <home>/keys/ledger.keyring (public)
-    witness: Path | None = None  # default: <home>/witness (put it elsewhere in production)
+    # where checkpoints are published: a directory (default <home>/witness; put it elsewhere in
+    # production), git:PATH (a git repository, pushed to its remotes) or an http(s):// URL
+    witness: str | None = None
+    witness_token: str | None = None  # bearer token for an HTTP witness
     # reasoning: "evidence" alone, the model alone ("llm") or both merged; default: merged when
     # a model is configured, else evidence
     reasoner: Literal["evidence", "llm", "merged"] | None = None
@@ -89,8 +92,8 @@ class Settings(BaseModel):
         return self.keyring or self.home / "keys" / "ledger.keyring"
 
     @property
-    def witness_path(self) -> Path:
-        return self.witness or self.home / "witness"
+    def witness_location(self) -> str:
+        return self.witness or str(self.home / "witness")
 
     @property
     def reasoning(self) -> str:
@@ -129,6 +132,7 @@ _ENV_FIELDS = {
     "ARF_LEDGER_KEY": "ledger_key",
     "ARF_KEYRING": "keyring",
     "ARF_WITNESS": "witness",
+    "ARF_WITNESS_TOKEN": "witness_token",
     "ARF_LEDGER_ORIGIN": "ledger_origin",
     "ARF_LEASE_TTL_S": "lease_ttl_s",
     "ARF_PLATFORM": "platform",
