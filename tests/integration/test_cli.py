@@ -291,3 +291,43 @@ def test_checkpoints_published_to_a_git_witness_catch_truncation(
         total = conn.execute("select max(seq) from ledger").fetchone()[0]
         conn.execute("delete from ledger where seq > ?", (total - 3,))
     assert_one_line_error(arf(home, "audit", "verify", env=env), f"at entry {total - 2}")
+
+
+def test_retention_expires_old_signals_with_a_tombstone_and_keeps_an_open_incidents(
+    tmp_path: Path, demo_home: Path
+) -> None:
+    import hashlib
+
+    home = copy_home(demo_home, tmp_path / "home")
+    assert_one_line_error(arf(home, "audit", "retention"), "no retention is configured")
+    query = (
+        "select s.signal_id, s.record, s.incident_id, i.state from signals s"
+        " left join incidents i on i.incident_id = s.incident_id order by s.signal_id"
+    )
+    with sqlite3.connect(home / "arf.db") as conn:
+        before = conn.execute(query).fetchall()
+    dry = arf(home, "audit", "retention", "--older-than", "0.001", "--dry-run")
+    assert dry.returncode == 0 and "would expire" in dry.stdout, dry.stderr
+    with sqlite3.connect(home / "arf.db") as conn:
+        assert conn.execute("select count(*) from signals").fetchone()[0] == len(before)
+    done = arf(home, "audit", "retention", env={"ARF_RETENTION_DAYS": "0.001"})
+    assert done.returncode == 0 and "tombstone: ledger entry" in done.stdout, done.stderr
+    with sqlite3.connect(home / "arf.db") as conn:
+        kept = {row[0] for row in conn.execute("select signal_id from signals")}
+        (payload,) = conn.execute(
+            "select payload from ledger where kind = 'retention.expired'"
+        ).fetchone()
+    gone = [row for row in before if row[0] not in kept]
+    assert gone and kept  # some expired; the open incident's stayed
+    assert all(state != "awaiting_human" for _, _, _, state in gone)
+    assert any(state == "awaiting_human" for sid, _, _, state in before if sid in kept)
+    tombstone = json.loads(payload)
+    assert tombstone["count"] == len(gone) and tombstone["what"] == "signals"
+    lines = "".join(
+        f"{sid} {hashlib.sha256(record.encode()).hexdigest()}\n" for sid, record, _, _ in gone
+    )
+    assert tombstone["digest"] == hashlib.sha256(lines.encode()).hexdigest()
+    assert not any(record in payload for _, record, _, _ in gone)  # redacted: digests only
+    assert arf(home, "audit", "verify").returncode == 0
+    again = arf(home, "audit", "retention", "--older-than", "0.001")
+    assert "expired 0 signal(s)" in again.stdout and "tombstone" not in again.stdout

@@ -28,6 +28,7 @@ from arf.runtime.demo import prepare_demo_home, run_demo
 from arf.runtime.ingest import FORMATS, Ingestor, ParseOptions, read_payload_file
 from arf.runtime.metrics import Metrics, metrics_of
 from arf.runtime.pull import pull_prometheus
+from arf.runtime.retention import apply_retention
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ARF: governed autonomous remediation."
@@ -331,6 +332,30 @@ def audit_checkpoint(home: HomeOption = None) -> None:
             err.print("error: no signing key; run `arf audit keygen` first")
             raise typer.Exit(1)
         out.print(signed.note, markup=False, highlight=False)
+
+
+@audit_app.command("retention")
+def audit_retention(
+    older_than: Annotated[
+        float | None,
+        typer.Option(help="days; default ARF_RETENTION_DAYS", min=0.001),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="count what would expire, delete nothing")] = False,
+    home: HomeOption = None,
+) -> None:
+    """Expire raw signals no active incident needs, last seen before the cut-off; the expiry
+    is a ledger entry with their digests (never a silent delete), then a signed checkpoint."""
+    with handled(), runtime_for(home) as runtime:
+        report = apply_retention(runtime, older_than, dry_run)
+        verb = "would expire" if report.dry_run else "expired"
+        out.print(
+            f"{verb} {report.signals} signal(s) last seen before {report.before.isoformat()}"
+            f" (digest {report.digest[:16]})",
+            markup=False,
+        )
+        if report.ledger_seq is not None:
+            signed = "signed checkpoint published" if report.signed else "no signing key"
+            out.print(f"tombstone: ledger entry {report.ledger_seq}; {signed}", markup=False)
 
 
 @audit_app.command("prove")

@@ -32,6 +32,9 @@ class Settings(BaseModel):
     # production), git:PATH (a git repository, pushed to its remotes) or an http(s):// URL
     witness: str | None = None
     witness_token: str | None = None  # bearer token for an HTTP witness
+    # raw signals no active incident needs are expired after this many days (`arf audit
+    # retention`), each expiry a ledger entry with their digests; None keeps them forever
+    retention_days: float | None = Field(default=None, gt=0)
     # reasoning: "evidence" alone, the model alone ("llm") or both merged; default: merged when
     # a model is configured, else evidence
     reasoner: Literal["evidence", "llm", "merged"] | None = None
@@ -133,6 +136,7 @@ _ENV_FIELDS = {
     "ARF_KEYRING": "keyring",
     "ARF_WITNESS": "witness",
     "ARF_WITNESS_TOKEN": "witness_token",
+    "ARF_RETENTION_DAYS": "retention_days",
     "ARF_LEDGER_ORIGIN": "ledger_origin",
     "ARF_LEASE_TTL_S": "lease_ttl_s",
     "ARF_PLATFORM": "platform",

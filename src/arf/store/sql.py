@@ -11,6 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -47,6 +49,7 @@ from arf.core.records import (
     SignalStatus,
     VerificationResult,
 )
+from arf.core.states import TERMINAL_STATES
 from arf.store import schema
 
 R = TypeVar("R", bound=BaseModel)
@@ -288,6 +291,34 @@ class SqlUnitOfWork:
         return int(
             self._conn.execute(select(func.count()).select_from(schema.signals)).scalar_one()
         )
+
+    def expire_signals(self, before: datetime, remove: bool = True) -> list[tuple[str, str]]:
+        """Signals last seen before `before` that no active incident needs (none, or a terminal
+        one): (signal id, SHA-256 of the stored record) of each, deleted unless `remove` is
+        False. The caller records the digests in the ledger in the same transaction."""
+        terminal = [state.value for state in TERMINAL_STATES]
+        active = select(schema.incidents.c.incident_id).where(
+            schema.incidents.c.state.not_in(terminal)
+        )
+        rows = self._conn.execute(
+            select(schema.signals.c.signal_id, schema.signals.c.record)
+            .where(schema.signals.c.last_seen_at < _ts(before))
+            .where(
+                or_(
+                    schema.signals.c.incident_id.is_(None),
+                    schema.signals.c.incident_id.not_in(active),
+                )
+            )
+            .order_by(schema.signals.c.signal_id)
+        ).all()
+        if remove:
+            ids = [row.signal_id for row in rows]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start : start + 500]
+                self._conn.execute(
+                    delete(schema.signals).where(schema.signals.c.signal_id.in_(chunk))
+                )
+        return [(row.signal_id, sha256(row.record.encode("utf-8")).hexdigest()) for row in rows]
 
     # ------------------------------------------------------------------ artifacts
     def _put(self, table: Table, key: str, key_value: str, incident_id: str, rec: Any) -> None:
