@@ -37,6 +37,7 @@ import httpx
 import yaml
 
 from arf.core.errors import ConfigError, InputError
+from arf.core.git_command import GitCommandError, run_git
 from arf.lab.deployer import running
 
 SERVICES: Mapping[str, Mapping[str, Any]] = {
@@ -123,17 +124,10 @@ def _write_yaml(path: Path, value: object) -> None:
 
 
 def _git(repo: Path, *args: str, author: str = "ARF lab") -> str:
-    done = subprocess.run(
-        ["git", "-c", f"user.name={author}", "-c", "user.email=lab@localhost", *args],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
-    if done.returncode != 0:
-        raise ConfigError(f"git {args[0]} failed in {repo}: {done.stderr.strip()[-300:]}")
-    return done.stdout.strip()
+    try:
+        return run_git(repo, *args, author=author, email="lab@localhost").strip()
+    except GitCommandError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _write_services(lab: Lab) -> None:

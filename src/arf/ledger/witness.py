@@ -17,13 +17,13 @@ the environment.
 from __future__ import annotations
 
 import os
-import subprocess
 from pathlib import Path
 from typing import Protocol
 
 import httpx
 
 from arf.core.errors import ConfigError, IntegrityError
+from arf.core.git_command import GitCommandError, run_git
 from arf.ledger.checkpoint import Checkpoint
 
 
@@ -65,21 +65,9 @@ class GitWitness:
 
     def _git(self, *args: str) -> str:
         try:
-            done = subprocess.run(
-                ["git", "-c", "user.name=ARF", "-c", "user.email=arf@localhost", *args],
-                cwd=self.repository,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise IntegrityError(f"git witness {self.repository}: git did not run: {exc}") from exc
-        if done.returncode != 0:
-            raise IntegrityError(
-                f"git witness {self.repository}: git {args[0]} failed: {done.stderr.strip()[-300:]}"
-            )
-        return done.stdout
+            return run_git(self.repository, *args)
+        except GitCommandError as exc:
+            raise IntegrityError(f"git witness: {exc}") from exc
 
     def _ready(self) -> bool:
         return (self.repository / ".git").exists()

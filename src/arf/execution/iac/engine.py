@@ -25,6 +25,7 @@ import hcl2
 import yaml
 
 from arf.core.errors import ConfigError, ExecutionError
+from arf.core.git_command import GitCommandError, run_git
 from arf.execution.iac import k8s, terraform
 
 SUPPRESSION = re.compile(
@@ -210,19 +211,9 @@ class GitRepo:
 
     def git(self, *args: str) -> str:
         try:
-            done = subprocess.run(
-                ["git", "-c", "user.name=ARF", "-c", "user.email=arf@localhost", *args],
-                cwd=self.root,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise ExecutionError(f"git {args[0]} did not run: {exc}") from exc
-        if done.returncode != 0:
-            raise ExecutionError(f"git {args[0]} failed: {done.stderr.strip()[-300:]}")
-        return done.stdout.strip()
+            return run_git(self.root, *args).strip()
+        except GitCommandError as exc:
+            raise ExecutionError(str(exc)) from exc
 
     def head(self) -> str:
         return self.git("rev-parse", "HEAD")
