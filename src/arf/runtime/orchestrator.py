@@ -5,7 +5,7 @@ together with its ledger entries in one transaction. A crash anywhere resumes fr
 commit. A step started but with no recorded outcome is "in doubt": it is recorded as such and
 reconciled against the target's real state (applied: recorded as done and not sent again; not
 applied: run; no visible trace: re-sent under the same idempotency key, which the platform
-deduplicates; changed by someone else: failed, and the plan rolls back).
+deduplicates; changed by someone else: diverged, never touched again, and escalated).
 """
 
 from __future__ import annotations
