@@ -6,9 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -16,6 +14,7 @@ import pytest
 
 from arf.core.errors import ConfigError, ExecutionError
 from arf.execution.http_actions import HttpExecutor, load_actions
+from tests.integration.local_http import JsonHandler, LocalServer
 
 FLAG_SECRET = "flag-secret"
 CI_TOKEN = "ci-token"
@@ -31,57 +30,43 @@ class Platform:
         self.fail_next = False
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = self.rfile.read(length) if length else b""
+                body = self.body()
                 outer.requests.append((self.command, self.path, dict(self.headers), body))
                 if outer.fail_next:
                     outer.fail_next = False
-                    return self._reply(503, {"error": "busy"})
+                    return self.reply(503, {"error": "busy"})
                 if self.path.startswith("/api/flags/"):
                     stamp = self.headers.get("X-ARF-Timestamp", "")
                     want = hmac.new(
                         FLAG_SECRET.encode(), stamp.encode() + b"." + body, hashlib.sha256
                     ).hexdigest()
                     if self.headers.get("X-ARF-Signature") != f"sha256={want}":
-                        return self._reply(401, {"error": "bad signature"})
+                        return self.reply(401, {"error": "bad signature"})
                     name = self.path.rsplit("/", 1)[1]
                     if self.command == "GET":
-                        return self._reply(200, {"enabled": outer.flags.get(name, False)})
+                        return self.reply(200, {"enabled": outer.flags.get(name, False)})
                     outer.flags[name] = bool(json.loads(body)["enabled"])
-                    return self._reply(200, {"enabled": outer.flags[name]})
+                    return self.reply(200, {"enabled": outer.flags[name]})
                 if self.path.startswith("/api/runs/"):
                     if self.headers.get("Authorization") != f"Bearer {CI_TOKEN}":
-                        return self._reply(401, {"error": "no"})
+                        return self.reply(401, {"error": "no"})
                     outer.reruns.append(int(self.path.split("/")[3]))
-                    return self._reply(202, {"queued": True})
-                return self._reply(404, {"error": "unknown"})
+                    return self.reply(202, {"queued": True})
+                return self.reply(404, {"error": "unknown"})
 
             do_GET = do_PUT = do_POST = _handle
 
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.local = LocalServer(Handler)
+        self.base = self.local.base
 
 
 @pytest.fixture
 def platform() -> Iterator[Platform]:
     found = Platform()
     yield found
-    found.server.shutdown()
-    found.server.server_close()
+    found.local.close()
 
 
 def config(base: str) -> str:
@@ -175,8 +160,7 @@ def test_failures_are_execution_errors(platform: Platform) -> None:
         platform.fail_next = True
         with pytest.raises(ExecutionError, match="HTTP 503"):
             good.run("rerun_ci", {"run_id": 1}, "k")
-    platform.server.shutdown()
-    platform.server.server_close()
+    platform.local.close()
     with httpx.Client(timeout=1) as client:
         gone = HttpExecutor(actions, client, {"ARF_CI_TOKEN": CI_TOKEN})
         with pytest.raises(ExecutionError, match="ConnectError"):

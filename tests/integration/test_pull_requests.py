@@ -12,10 +12,8 @@ from __future__ import annotations
 import json
 import subprocess
 import textwrap
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -26,6 +24,7 @@ from pydantic import JsonValue
 
 from arf.core.errors import ConfigError, ExecutionError
 from arf.execution.hosts import HostsDriver, load_config
+from tests.integration.local_http import JsonHandler, LocalServer
 
 TOKEN = "forge-t0ken-1234"
 BUCKET = "aws_s3_bucket.logs"
@@ -72,33 +71,24 @@ class Forge:
         self.calls: list[tuple[str, str]] = []
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: Any) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(length)) if length else {}
+                raw = self.body()
                 url = urlsplit(self.path)
                 outer.calls.append((self.command, url.path))
                 status, answer = outer.answer(
-                    self.command, url.path, parse_qs(url.query), dict(self.headers), body
+                    self.command,
+                    url.path,
+                    parse_qs(url.query),
+                    dict(self.headers),
+                    json.loads(raw) if raw else {},
                 )
-                self._reply(status, answer)
+                self.reply(status, answer)
 
             do_GET = do_POST = do_PATCH = do_PUT = _handle
 
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.local = LocalServer(Handler)
+        self.base = self.local.base
 
     def pushed(self, branch: str) -> bool:
         found = subprocess.run(
@@ -222,8 +212,7 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path, checkov: list[str]) ->
     )
     with httpx.Client(timeout=10) as client:
         yield Setup(forge, repo, platform, client)
-    forge.server.shutdown()
-    forge.server.server_close()
+    forge.local.close()
 
 
 def driver(setup: Setup, token: str = TOKEN) -> HostsDriver:

@@ -4,13 +4,9 @@ in the git history afterwards shows up as a fork."""
 
 from __future__ import annotations
 
-import json
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -18,6 +14,7 @@ from arf.core.errors import IntegrityError
 from arf.ledger.checkpoint import Checkpoint, sign_checkpoint
 from arf.ledger.verify import tree_of, verify_log
 from arf.ledger.witness import GitWitness, HttpWitness, Witness
+from tests.integration.local_http import JsonHandler, LocalServer
 from tests.unit.ledger.test_verify import GOOD, ORIGIN, SIGNER, TRUSTED, rehash_from
 
 TOKEN = "witness-t0ken"
@@ -64,41 +61,29 @@ class NoteServer:
         self.broken = False
         outer = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def _reply(self, status: int, body: bytes) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._reply(401, b"{}")
-                body = b"not json" if outer.broken else json.dumps(outer.notes).encode()
-                return self._reply(200, body)
+                    return self.reply(401, {})
+                return self.reply(200, outer.notes, b"not json" if outer.broken else None)
 
             def do_POST(self) -> None:
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    return self._reply(401, b"{}")
-                note = self.rfile.read(int(self.headers["Content-Length"])).decode("utf-8")
+                    return self.reply(401, {})
+                note = self.body().decode("utf-8")
                 if note not in outer.notes:
                     outer.notes.append(note)
-                return self._reply(201, b"{}")
+                return self.reply(201, {})
 
-            def log_message(self, *_args: Any) -> None:
-                return None
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/checkpoints"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.local = LocalServer(Handler)
+        self.url = f"{self.local.base}/checkpoints"
 
 
 @pytest.fixture
 def server() -> Iterator[NoteServer]:
     found = NoteServer()
     yield found
-    found.server.shutdown()
-    found.server.server_close()
+    found.local.close()
 
 
 def test_an_http_witness_stores_and_returns_the_notes(server: NoteServer) -> None:
@@ -112,7 +97,6 @@ def test_an_http_witness_stores_and_returns_the_notes(server: NoteServer) -> Non
     server.broken = True
     with pytest.raises(IntegrityError, match="not JSON"):
         witness.notes()
-    server.server.shutdown()
-    server.server.server_close()
+    server.local.close()
     with pytest.raises(IntegrityError, match="ConnectError"):
         publish(witness, 20)

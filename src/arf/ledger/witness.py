@@ -91,11 +91,11 @@ class GitWitness:
         if not self._ready() or not self._git("rev-parse", "--verify", "-q", "HEAD").strip():
             return []
         found: list[str] = []
-        log = self._git("log", "--reverse", "--format=%H", "--name-only", "--diff-filter=AM")
+        log = self._git("log", "--reverse", "--format=@%H", "--name-only", "--diff-filter=AM")
         commit = ""
         for line in log.splitlines():
-            if len(line) == 40 and "." not in line:
-                commit = line
+            if line.startswith("@"):
+                commit = line[1:]
             elif line.endswith(".note"):
                 found.append(self._git("show", f"{commit}:{line}"))
         return found
