@@ -80,3 +80,40 @@ def rejected(decision: DecisionEnvelope, approvals: Sequence[Approval]) -> Appro
         if approval.verdict is Verdict.REJECT and approval.decision_id == decision.decision_id:
             return approval
     return None
+
+
+def operations(decision: DecisionEnvelope) -> list[tuple[object, object, object]]:
+    """What a decision's plan would run, step by step: (action, target, params), read from the
+    recorded policy input (a new diagnosis of the same fault words its rationale and
+    confidence differently, so its plan hash differs even when the operations do not)."""
+    steps = decision.policy_input.get("steps")
+    if not isinstance(steps, list):
+        return []
+    found: list[tuple[object, object, object]] = []
+    for item in steps:
+        action = item.get("action") if isinstance(item, dict) else None
+        step = item.get("step") if isinstance(item, dict) else None
+        if not isinstance(action, dict) or not isinstance(step, dict):
+            return []  # not a policy input this code wrote: treat as different
+        found.append((action.get("name"), step.get("target"), step.get("params")))
+    return found
+
+
+def repeats_request(
+    previous: DecisionEnvelope | None, decision: DecisionEnvelope, approvals: Sequence[Approval]
+) -> bool:
+    """Whether `decision` asks the same people to allow the same operations as an earlier
+    request nobody has answered yet (late evidence re-decided the incident and the fix did
+    not change): the person already holds that request and is not paged again. Approvals
+    still bind to the new decision and its plan hash."""
+    if previous is None or previous.route not in (Route.APPROVE, Route.ACKNOWLEDGE):
+        return False
+    ops = operations(decision)
+    return (
+        previous.route == decision.route
+        and previous.required_roles == decision.required_roles
+        and previous.quorum == decision.quorum
+        and bool(ops)
+        and operations(previous) == ops
+        and not any(a.decision_id == previous.decision_id for a in approvals)
+    )

@@ -21,6 +21,7 @@ from arf.core.grounding import diagnosis_problems
 from arf.core.ports import UnitOfWork
 from arf.core.records import (
     Approval,
+    ContextSnapshot,
     DecisionEnvelope,
     ExecutionRecord,
     HypothesisCategory,
@@ -43,11 +44,11 @@ from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, transition
 from arf.execution.executor import Reconciliation
 from arf.governance.decide import DecisionRequest, decide
 from arf.ledger import chain
-from arf.oversight.approvals import check_approval, quorum_met
+from arf.oversight.approvals import check_approval, quorum_met, repeats_request
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
 from arf.runtime.leases import claim_targets
-from arf.signals.context import assemble
+from arf.runtime.snapshots import build_snapshot, has_late_evidence, store_snapshot
 
 S = IncidentState
 Checkpoint = Callable[[str], None]
@@ -163,44 +164,27 @@ class Orchestrator:
         now = self._rt.clock.now()
         if (now - incident.opened_at).total_seconds() < self._rt.settings.group_wait_s:
             return False  # let correlated signals arrive first (like Alertmanager's group_wait)
-        rules = self._rt.context_rules
         with self._rt.store.unit_of_work() as uow:
-            attached = uow.signals_for_incident(incident.incident_id)
-            area: set[str] = set(incident.services)
-            for service in incident.services:
-                area |= self._rt.services.neighbourhood(service, rules.topology_hops)
-            nearby = uow.signals_between(
-                sorted(area), incident.impact_started_at - rules.change_lookback, now
-            )
             previous = uow.latest_snapshot(incident.incident_id)
-        similar = self._rt.history.similar(incident, rules.similar_incidents)
-        snapshot = assemble(
-            incident,
-            attached,
-            nearby,
-            self._rt.services,
-            self._rt.tokens,
-            rules,
-            (previous.version + 1) if previous else 1,
-            now,
-            similar,
+        snapshot, late = build_snapshot(self._rt, incident, previous)
+        self._checkpoint("before-commit:context_ready")
+        with self._rt.store.unit_of_work() as uow:
+            store_snapshot(uow, self._rt, snapshot, previous, late)
+            self._move(uow, incident, S.CONTEXT_READY, "context snapshot assembled")
+        return True
+
+    def _reassess(self, incident: Incident, previous: ContextSnapshot) -> bool:
+        """Late evidence after a diagnosis: a new snapshot version, back to diagnosis (a
+        pending approval request is withdrawn; approvals are bound to the decision)."""
+        snapshot, late = build_snapshot(self._rt, incident, previous)
+        reason = (
+            f"{late} signal(s) arrived after context v{previous.version}; reassessing with"
+            f" v{snapshot.version}"
         )
         self._checkpoint("before-commit:context_ready")
         with self._rt.store.unit_of_work() as uow:
-            uow.put_snapshot(snapshot)
-            self._record(
-                uow,
-                "snapshot.created",
-                incident.incident_id,
-                {
-                    "content_hash": snapshot.content_hash(),
-                    "version": snapshot.version,
-                    "evidence": len(snapshot.evidence),
-                    "cut": len(snapshot.cut),
-                    "token_count": snapshot.token_count,
-                },
-            )
-            self._move(uow, incident, S.CONTEXT_READY, "context snapshot assembled")
+            store_snapshot(uow, self._rt, snapshot, previous, late)
+            self._move(uow, incident, S.CONTEXT_READY, reason)
         return True
 
     # ------------------------------------------------------------------ 3 diagnose
@@ -209,6 +193,11 @@ class Orchestrator:
             snapshot = uow.latest_snapshot(incident.incident_id)
         if snapshot is None:
             return self._escalate(incident, "no context snapshot was stored")
+        if has_late_evidence(self._rt, incident, snapshot):
+            previous = snapshot
+            snapshot, late = build_snapshot(self._rt, incident, previous)
+            with self._rt.store.unit_of_work() as uow:
+                store_snapshot(uow, self._rt, snapshot, previous, late)
         leaked = self._rt.redactor.find(canonical_json(snapshot))
         if leaked:  # defence in depth: nothing unredacted reaches a reasoner
             return self._escalate(
@@ -261,6 +250,8 @@ class Orchestrator:
             signal_count = len(uow.signals_for_incident(incident.incident_id))
         if diagnosis is None or snapshot is None:
             return self._escalate(incident, "diagnosis or snapshot missing")
+        if has_late_evidence(self._rt, incident, snapshot):
+            return self._reassess(incident, snapshot)
         problems, plans = diagnosis_problems(diagnosis, snapshot, self._rt.specs)
         top = diagnosis.top_hypothesis()
         if not plans:
@@ -324,16 +315,32 @@ class Orchestrator:
     # ------------------------------------------------------------------ 5 route
     def _route(self, incident: Incident) -> bool:
         with self._rt.store.unit_of_work() as uow:
-            decision = uow.latest_decision(incident.incident_id)
-        if decision is None:
+            decisions = uow.decisions_for(incident.incident_id)
+            approvals = uow.approvals_for(incident.incident_id)
+        if not decisions:
             return self._escalate(incident, "decision missing")
+        decision, previous = decisions[-1], (decisions[-2] if len(decisions) > 1 else None)
         if decision.shadow:
             return self._shadow(incident, decision)
         if decision.route is Route.DENY:
             rules = ", ".join(r.rule_id for r in decision.matched_rules if r.effect.value == "deny")
             return self._escalate(incident, f"policy denied the plan ({rules})")
+        # A request sent before late evidence re-decided the incident is void (approvals bind
+        # to the decision): the person hears of it unless the new request is the same one.
+        earlier = previous is not None and previous.route in (Route.APPROVE, Route.ACKNOWLEDGE)
         if decision.route is Route.AUTONOMOUS:
-            self._commit_move(incident, S.READY, "policy allows autonomous execution")
+            self._checkpoint("before-commit:ready")
+            with self._rt.store.unit_of_work() as uow:
+                changed = self._move(uow, incident, S.READY, "policy allows autonomous execution")
+                if earlier:
+                    self._notify(
+                        uow,
+                        changed,
+                        "request_withdrawn",
+                        "request withdrawn: new evidence"
+                        " changed the decision; the plan runs without approval",
+                    )
+            self._checkpoint("after-commit:ready")
             return True
         self._checkpoint("before-commit:awaiting_human")
         with self._rt.store.unit_of_work() as uow:
@@ -343,13 +350,15 @@ class Orchestrator:
                 S.AWAITING_HUMAN,
                 f"{decision.route.value} required from {', '.join(decision.required_roles)}",
             )
-            self._notify(
-                uow,
-                changed,
-                f"{decision.route.value}_request",
-                f"{decision.route.value} needed for plan {decision.plan_hash[:12]}:"
-                f" arf approve {incident.incident_id}",
-            )
+            if not repeats_request(previous, decision, approvals):
+                self._notify(
+                    uow,
+                    changed,
+                    f"{decision.route.value}_request",
+                    ("new evidence replaced the earlier request; " if earlier else "")
+                    + f"{decision.route.value} needed for plan {decision.plan_hash[:12]}:"
+                    f" arf approve {incident.incident_id}",
+                )
         return True
 
     def _shadow(self, incident: Incident, decision: DecisionEnvelope) -> bool:
@@ -388,6 +397,9 @@ class Orchestrator:
     def _check_expiry(self, incident: Incident) -> bool:
         with self._rt.store.unit_of_work() as uow:
             decision = uow.latest_decision(incident.incident_id)
+            snapshot = uow.latest_snapshot(incident.incident_id)
+        if snapshot is not None and has_late_evidence(self._rt, incident, snapshot):
+            return self._reassess(incident, snapshot)
         if decision is None or decision.expires_at is None:
             return False
         if self._rt.clock.now() <= decision.expires_at:

@@ -29,6 +29,9 @@ class ContextRules:
     # what changed (changes are ranked among themselves by closeness and lead time).
     change_share: float = 0.3
     similar_incidents: int = 3
+    # Versions of one incident's snapshot: evidence arriving after the latest one makes a new
+    # version (and a new diagnosis) until this many exist.
+    max_versions: int = 3
 
 
 def evidence_id_for(signal_id: str) -> str:

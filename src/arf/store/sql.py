@@ -380,6 +380,10 @@ class SqlUnitOfWork:
     def latest_decision(self, incident_id: str) -> DecisionEnvelope | None:
         return self._latest(schema.decisions, incident_id, DecisionEnvelope)
 
+    def decisions_for(self, incident_id: str) -> list[DecisionEnvelope]:
+        """An incident's decisions, oldest first (more than one after late evidence)."""
+        return self._all(schema.decisions, incident_id, DecisionEnvelope)
+
     def decisions_since(self, since: datetime) -> list[DecisionEnvelope]:
         """Every stored decision made at or after `since`, oldest first (a scan: for offline
         tooling such as `arf policy simulate`, not the hot path)."""

@@ -7,7 +7,7 @@ import pytest
 
 from arf.core.errors import AuthError, ConfigError
 from arf.core.records import Approval, BlastRadius, DecisionEnvelope, Route, Verdict
-from arf.oversight.approvals import check_approval, missing_roles, quorum_met
+from arf.oversight.approvals import check_approval, missing_roles, quorum_met, repeats_request
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity, IdentityDirectory, hash_token
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
@@ -136,3 +136,34 @@ def test_an_acknowledgement_needs_any_one_listed_role() -> None:
 def test_an_approval_for_another_decision_does_not_count() -> None:
     d = decision()
     assert not quorum_met(d, [approval_by("alice", ("approver",), decision_id="dec-0")])
+
+
+def _asking(steps: list[tuple[str, str, dict[str, str]]], **update: object) -> DecisionEnvelope:
+    inputs = [
+        {"action": {"name": a}, "step": {"index": n, "target": t, "params": p}}
+        for n, (a, t, p) in enumerate(steps)
+    ]
+    return decision().model_copy(update={"policy_input": {"steps": inputs}, **update})
+
+
+def test_a_new_decision_repeats_a_request_only_if_nothing_it_asks_changed() -> None:
+    failover: list[tuple[str, str, dict[str, str]]] = [("failover_database", "orders-db", {})]
+    earlier = _asking(failover)
+    # reworded rationale and confidence: another plan hash, the same operations
+    again = _asking(failover, decision_id="dec-2", plan_hash="b" * 64)
+    assert repeats_request(earlier, again, [])
+    assert not repeats_request(None, again, [])
+    assert not repeats_request(earlier, _asking([("restart_service", "orders-db", {})]), [])
+    assert not repeats_request(
+        earlier, _asking([("failover_database", "orders-db", {"to": "replica-2"})]), []
+    )
+    assert not repeats_request(earlier, again.model_copy(update={"quorum": 2}), [])
+    assert not repeats_request(
+        earlier, again.model_copy(update={"required_roles": ("approver", "dba")}), []
+    )
+    # someone already answered the earlier request: they must hear it was replaced
+    assert not repeats_request(earlier, again, [approval("alice")])
+    autonomous = earlier.model_copy(update={"route": Route.AUTONOMOUS})
+    assert not repeats_request(autonomous, again.model_copy(update={"route": Route.AUTONOMOUS}), [])
+    # a decision without a readable policy input is never taken for the same request
+    assert not repeats_request(decision(), decision().model_copy(update={"decision_id": "d"}), [])
