@@ -29,7 +29,7 @@ class ServiceCatalog:
         self._neighbours: dict[str, set[str]] = {name: set() for name in self._services}
         self._down: dict[str, set[str]] = {name: set() for name in self._services}
         self._up: dict[str, set[str]] = {name: set() for name in self._services}
-        self._related: dict[tuple[str, int], frozenset[str]] = {}
+        self._reached: dict[tuple[str, str, int], frozenset[str]] = {}
         for service in services:
             for dep in service.depends_on:
                 self._neighbours[service.name].add(dep)
@@ -66,20 +66,27 @@ class ServiceCatalog:
 
     def neighbourhood(self, name: str, hops: int) -> frozenset[str]:
         """Services within `hops` edges of `name` along any edges (excluding itself)."""
-        return _reach(self._neighbours, name, hops)
+        return self._cached("any", name, hops)
 
     def downstream(self, name: str, hops: int) -> frozenset[str]:
         """What `name` calls, directly or through others, within `hops` calls."""
-        return _reach(self._down, name, hops)
+        return self._cached("down", name, hops)
 
     def related(self, name: str, hops: int) -> frozenset[str]:
         """Services on a dependency path with `name` within `hops`: what it calls, directly or
         through others, and what calls it. Siblings that share a caller are not related."""
-        key = (name, hops)
-        found = self._related.get(key)
-        if found is None:  # the catalog is immutable, so answers are cached
-            found = _reach(self._down, name, hops) | _reach(self._up, name, hops)
-            self._related[key] = found
+        return self._cached("related", name, hops)
+
+    def _cached(self, way: str, name: str, hops: int) -> frozenset[str]:
+        """The catalog is immutable, so answers are kept (correlation asks once per signal)."""
+        key = (way, name, hops)
+        found = self._reached.get(key)
+        if found is None:
+            if way == "related":
+                found = _reach(self._down, name, hops) | _reach(self._up, name, hops)
+            else:
+                found = _reach(self._down if way == "down" else self._neighbours, name, hops)
+            self._reached[key] = found
         return found
 
 

@@ -64,11 +64,12 @@ def parse_alert(alert: object, index: int, received_at: datetime) -> Signal:
     service = _first(labels, SERVICE_LABELS)
     summary = annotations.get("summary") or annotations.get("description") or alertname
     body = "\n".join(f"{k}: {v}" for k, v in sorted(annotations.items()))
-    attributes: dict[str, object] = {"alertname": alertname, "starts_at": starts_at.isoformat()}
+    starts = starts_at.isoformat()
+    attributes: dict[str, object] = {"alertname": alertname, "starts_at": starts}
     if alert.get("generatorURL"):
         attributes["generator_url"] = str(alert.get("generatorURL"))
     return Signal(
-        signal_id="sig-" + fingerprint(stable, starts_at.isoformat())[:20],
+        signal_id="sig-" + fingerprint(stable, starts)[:20],
         source="alertmanager",
         kind=SignalKind.ALERT,
         fingerprint=stable,

@@ -72,7 +72,8 @@ def choose_incident(
         and signal.received_at - i.last_signal_at <= rules.window
     ]
     near = topology.related(target, rules.max_hops) | {target}
-    for reach in (near, near | topology.downstream(target, rules.max_depth)):
+    for deeper in (False, True):
+        reach = near | topology.downstream(target, rules.max_depth) if deeper else near
         best: Incident | None = None
         for incident in live:
             if not reach.intersection(root_candidates(incident, topology)):
@@ -104,9 +105,18 @@ def absorb(incident: Incident, signal: Signal, received_at: datetime | None = No
     severity = (
         signal.severity if signal.severity.rank > incident.severity.rank else (incident.severity)
     )
+    requested_by = incident.requested_by or requester_of(signal)
+    if (
+        services is incident.services
+        and severity is incident.severity
+        and arrived <= incident.last_signal_at
+        and signal.observed_at >= incident.impact_started_at
+        and requested_by == incident.requested_by
+    ):
+        return incident  # one more symptom of what it already knows (most of a storm)
     return incident.model_copy(
         update={
-            "requested_by": incident.requested_by or requester_of(signal),
+            "requested_by": requested_by,
             "services": services,
             "severity": severity,
             "last_signal_at": max(incident.last_signal_at, arrived),

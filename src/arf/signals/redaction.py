@@ -121,6 +121,11 @@ class Redactor:
 
     def __init__(self, patterns: Sequence[SecretPattern] = DEFAULT_PATTERNS) -> None:
         self._patterns = tuple(patterns)
+        self._untriggered = tuple(p for p in self._patterns if not p.triggers)
+        # One scan for every trigger at once: most texts hold none, and then only the
+        # patterns without triggers need to run.
+        triggers = sorted({t for p in self._patterns for t in p.triggers}, key=len, reverse=True)
+        self._any_trigger = re.compile("|".join(map(re.escape, triggers))) if triggers else None
         self._cache: dict[str, str] = {}
         self._keys: dict[str, bool] = {}
 
@@ -131,9 +136,12 @@ class Redactor:
     def _spans(self, text: str) -> list[tuple[int, int, str]]:
         spans: list[tuple[int, int, str]] = []
         lowered = text.lower()
-        candidates = [
-            p for p in self._patterns if not p.triggers or any(t in lowered for t in p.triggers)
-        ]
+        if self._any_trigger is None or self._any_trigger.search(lowered) is None:
+            candidates: Sequence[SecretPattern] = self._untriggered
+        else:
+            candidates = [
+                p for p in self._patterns if not p.triggers or any(t in lowered for t in p.triggers)
+            ]
         for pattern in candidates:
             for match in pattern.regex.finditer(text):
                 start, end = match.span(pattern.group)
@@ -216,7 +224,33 @@ class Redactor:
     def redact_mapping(self, values: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
         return {k: self.redact_value(v, k) for k, v in values.items()}
 
+    def _plainly_clean(self, texts: list[str], values: Iterable[tuple[str, JsonValue]]) -> bool:
+        """True when no pattern can match and no field needs a placeholder: no trigger
+        literal anywhere, no secret-named field, no Kubernetes Secret (one scan of the joined
+        text instead of one per value; most signals take this path)."""
+        if self._untriggered or self._any_trigger is None:
+            return False
+        pending = list(values)
+        while pending:
+            key, value = pending.pop()
+            if key and self._secret_key(key):
+                return False
+            if isinstance(value, str):
+                texts.append(value)
+            elif isinstance(value, list):
+                pending.extend(("", v) for v in value)
+            elif isinstance(value, dict):
+                if str(value.get("kind", "")) == "Secret":
+                    return False
+                pending.extend(value.items())
+        return self._any_trigger.search("\n".join(texts).lower()) is None
+
     def redact_signal(self, signal: Signal) -> Signal:
+        if self._plainly_clean(
+            [signal.title, signal.body],
+            [*signal.labels.items(), *signal.attributes.items()],
+        ):
+            return signal
         labels = self.redact_mapping(dict(signal.labels))
         attributes = self.redact_mapping(signal.attributes)
         title, body = self.redact_text(signal.title), self.redact_text(signal.body)

@@ -12,13 +12,35 @@ import hashlib
 import random
 import string
 import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 from pydantic import JsonValue
 
+from arf.core.records import Severity, Signal, SignalKind, SignalStatus
 from arf.signals.redaction import Redactor
 
 RNG = random.Random(6962)
 ALNUM = string.ascii_letters + string.digits
+
+
+def _signal(**fields: object) -> Signal:
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    return Signal.model_validate(
+        {
+            "signal_id": "sig-1",
+            "source": "test",
+            "kind": SignalKind.ALERT,
+            "fingerprint": "f",
+            "severity": Severity.HIGH,
+            "status": SignalStatus.FIRING,
+            "title": "HighErrorRate",
+            "observed_at": at,
+            "received_at": at,
+            "payload_digest": "0" * 64,
+            **fields,
+        }
+    )
 
 
 def rand(alphabet: str, n: int) -> str:
@@ -139,3 +161,46 @@ def test_pii_is_configurable() -> None:
     text = "owner jane.doe@example.com on call"
     assert Redactor().redact_text(text) == text
     assert Redactor.with_pii().redact_text(text) == "owner [REDACTED:email] on call"
+
+
+def _full_path(redactor: Redactor, signal: Signal) -> Signal:
+    """What redact_signal returns when it redacts field by field (no one-scan shortcut)."""
+    labels = redactor.redact_mapping(dict(signal.labels))
+    attributes = redactor.redact_mapping(signal.attributes)
+    title, body = redactor.redact_text(signal.title), redactor.redact_text(signal.body)
+    if (labels, attributes, title, body) == (
+        signal.labels,
+        signal.attributes,
+        signal.title,
+        signal.body,
+    ):
+        return signal
+    return signal.model_copy(
+        update={
+            "title": title,
+            "body": body,
+            "labels": {k: str(v) for k, v in labels.items()},
+            "attributes": attributes,
+        }
+    )
+
+
+def test_the_one_scan_shortcut_for_clean_signals_agrees_with_field_by_field_redaction() -> None:
+    texts = [text for _, text in secrets_sample()] + benign_sample()
+    texts += ["plain text", "Pod checkout-7f9 restarted 3 times", "KEY rotated", "AUTH ok"]
+    fields: list[Callable[[str], dict[str, object]]] = [
+        lambda t: {"title": t},
+        lambda t: {"body": t},
+        lambda t: {"labels": {"pod": t}},
+        lambda t: {"attributes": {"nested": {"deep": [t]}}},
+        lambda t: {"attributes": {"db_password": t}},  # a secret-named field
+        lambda t: {"attributes": {"object": {"kind": "Secret", "data": {"k": t}}}},
+    ]
+    for redactor in (Redactor(), Redactor.with_pii()):
+        for text in texts:
+            for place in fields:
+                signal = _signal(**place(text))
+                assert redactor.redact_signal(signal) == _full_path(redactor, signal), (
+                    text,
+                    place(text),
+                )
