@@ -13,6 +13,7 @@ import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -48,6 +49,16 @@ class Checkpoint:
         if "\n" in self.origin or not self.origin:
             raise CheckpointError("the origin must be one non-empty line")
         return f"{self.origin}\n{self.size}\n{base64.b64encode(self.root).decode()}\n"
+
+
+class NoteSigner(Protocol):
+    """What signs checkpoints: a key file read in process (`Signer`) or an external signer
+    (`arf.ledger.external_signer.CommandSigner`)."""
+
+    name: str
+    key_hash: bytes
+
+    def sign(self, message: bytes) -> bytes: ...
 
 
 class Signer:
@@ -88,6 +99,12 @@ class Verifier:
             raise CheckpointError(f"verifier key {name!r}: key hash does not match the key")
         return cls(name, expected, Ed25519PublicKey.from_public_bytes(raw[1:]))
 
+    def text(self) -> str:
+        """The verifier key as the keyring publishes it."""
+        raw = self.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw)
+        encoded = base64.b64encode(bytes([ED25519]) + raw).decode()
+        return f"{self.name}+{self.key_hash.hex()}+{encoded}"
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
             self.public_key.verify(signature, message)
@@ -96,7 +113,7 @@ class Verifier:
         return True
 
 
-def sign_checkpoint(checkpoint: Checkpoint, signer: Signer) -> str:
+def sign_checkpoint(checkpoint: Checkpoint, signer: NoteSigner) -> str:
     body = checkpoint.body()
     signature = base64.b64encode(signer.key_hash + signer.sign(body.encode())).decode()
     return f"{body}\n{DASH} {signer.name} {signature}\n"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,14 @@ from arf.ledger.bundle import check_bundle, make_bundle
 from arf.ledger.checkpoint import (
     Checkpoint,
     CheckpointError,
+    NoteSigner,
     OpenedCheckpoint,
     Signer,
     Verifier,
     open_checkpoint,
     sign_checkpoint,
 )
+from arf.ledger.external_signer import CommandSigner
 from arf.ledger.keys import create_key, load_keyring, load_signer, publish_verifier
 from arf.ledger.merkle import ProofError, verify_consistency
 from arf.ledger.verify import LogReport, tree_of, verify_log
@@ -55,6 +58,11 @@ def create_signing_key(runtime: Runtime, name: str) -> Signer:
     A previous key is retired (renamed, kept for the record); its verifier key stays in the
     keyring so that checkpoints it signed remain verifiable.
     """
+    if runtime.settings.ledger_signer:
+        raise ConfigError(
+            "checkpoints are signed by the external signer (ARF_LEDGER_SIGNER); create and"
+            " rotate its key there and add its verifier key to the keyring"
+        )
     path = runtime.settings.ledger_key_path
     if path.exists():
         old = load_signer(path)
@@ -69,17 +77,32 @@ def create_signing_key(runtime: Runtime, name: str) -> Signer:
     return signer
 
 
-def checkpoint(runtime: Runtime) -> OpenedCheckpoint | None:
-    """Sign the current tree head and publish it to the witness; None without a signing key."""
+def signer(runtime: Runtime) -> NoteSigner | None:
+    """The checkpoint signer: the external signer when one is configured, else the key file
+    (None when there is neither)."""
+    command = runtime.settings.ledger_signer
+    if command:
+        try:
+            return CommandSigner(shlex.split(command), verifiers(runtime))
+        except (CheckpointError, ValueError) as exc:
+            raise ConfigError(f"external signer: {exc}") from exc
     path = runtime.settings.ledger_key_path
-    if not path.exists():
+    return load_signer(path) if path.exists() else None
+
+
+def checkpoint(runtime: Runtime) -> OpenedCheckpoint | None:
+    """Sign the current tree head and publish it to the witness; None without a signer."""
+    signing = signer(runtime)
+    if signing is None:
         return None
-    signer = load_signer(path)
     log = entries(runtime)
     head = Checkpoint(runtime.settings.ledger_origin, len(log), tree_of(log).root())
-    note = sign_checkpoint(head, signer)
+    try:
+        note = sign_checkpoint(head, signing)
+    except CheckpointError as exc:  # an external signer that failed: nothing is published
+        raise IntegrityError(f"checkpoint not signed: {exc}") from exc
     witness(runtime).publish(head, note)
-    return OpenedCheckpoint(head, (signer.name,), note)
+    return OpenedCheckpoint(head, (signing.name,), note)
 
 
 def verify(runtime: Runtime) -> LogReport:

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     ledger_origin: str = "arf.local/ledger"
     ledger_key: Path | None = None  # default: <home>/keys/ledger.key (mode 0600)
     keyring: Path | None = None  # default: <home>/keys/ledger.keyring (public)
+    # an external signer instead of the key file: a command line answering `public-key` and
+    # `sign` (docs/architecture.md, "External signer"); its key must be in the keyring
+    ledger_signer: str | None = None
     # where checkpoints are published: a directory (default <home>/witness; put it elsewhere in
     # production), git:PATH (a git repository, pushed to its remotes) or an http(s):// URL
     witness: str | None = None
@@ -134,6 +137,7 @@ _ENV_FIELDS = {
     "ARF_SEED": "seed",
     "ARF_LEDGER_KEY": "ledger_key",
     "ARF_KEYRING": "keyring",
+    "ARF_LEDGER_SIGNER": "ledger_signer",
     "ARF_WITNESS": "witness",
     "ARF_WITNESS_TOKEN": "witness_token",
     "ARF_RETENTION_DAYS": "retention_days",
