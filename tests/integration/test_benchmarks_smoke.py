@@ -58,3 +58,14 @@ def test_evaluation_benchmark_quick_run() -> None:
 
     results = evaluation_main(["--quick"])
     assert results["episodes"] == 5 and results["incidents"] >= 5
+
+
+def test_sim_scale_benchmark_quick_run() -> None:
+    from benchmarks.sim_scale import main as scale_main
+
+    results = scale_main(["--quick"])
+    assert results["faults"] >= 3 and results["incidents"] >= 3
+    # most injected faults are undone by ARF itself, and every incident ends
+    assert results["faults_undone_by_arf"] >= results["faults"] / 2
+    ended = ("incidents_resolved", "incidents_escalated", "incidents_closed")
+    assert results["incidents"] == sum(results.get(k, 0.0) for k in ended)

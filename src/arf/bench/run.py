@@ -22,7 +22,7 @@ from arf.bench.systems import ArfSystem, ManualSystem, RunbookSystem
 from arf.core.clock import ManualClock
 from arf.core.errors import InputError
 from arf.core.ids import SequentialIds
-from arf.runtime.container import build_runtime
+from arf.runtime.container import Runtime, build_runtime
 from arf.runtime.settings import Settings
 from arf.sim.platform import SimPlatform
 from arf.sim.topology import GeneratedPlatform, generate_platform
@@ -106,25 +106,34 @@ def reasoning_for(reasoner: str, llm: str) -> tuple[str, str]:
     return "merged", reasoner
 
 
+def arf_runtime(
+    platform: SimPlatform, clock: ManualClock, home: Path, mode: str = "evidence", model: str = ""
+) -> Runtime:
+    """ARF on the embedded defaults, on a generated platform, with its service catalog."""
+    generated = generate_platform(platform.state.seed, START.timestamp())
+    catalog = home / "services.yaml"
+    catalog.write_text(
+        yaml.safe_dump({"services": [s.model_dump(mode="json") for s in generated.catalog]}),
+        "utf-8",
+    )
+    settings = Settings.model_validate(
+        {
+            "home": home,
+            "clock": "sim",
+            "seed": platform.state.seed,
+            "service_catalog": catalog,
+            "reasoner": mode,
+            "llm": model,
+        }
+    )
+    return build_runtime(settings, clock=clock, platform=platform, ids=SequentialIds())
+
+
 def arf_maker(reasoner: str, config: BenchConfig) -> Maker:
     mode, model = reasoning_for(reasoner, config.llm)
 
     def make(platform: SimPlatform, clock: ManualClock, home: Path) -> System:
-        generated = generate_platform(platform.state.seed, START.timestamp())
-        catalog = home / "services.yaml"
-        catalog.write_text(
-            yaml.safe_dump({"services": [s.model_dump(mode="json") for s in generated.catalog]}),
-            "utf-8",
-        )
-        settings = Settings(
-            home=home,
-            clock="sim",
-            seed=platform.state.seed,
-            service_catalog=catalog,
-            reasoner=mode,
-            llm=model,
-        )
-        runtime = build_runtime(settings, clock=clock, platform=platform, ids=SequentialIds())
+        runtime = arf_runtime(platform, clock, home, mode, model)
         if config.cache is not None:
             _share_cache(home, config.cache)
         return ArfSystem(f"ARF ({reasoner})", runtime)

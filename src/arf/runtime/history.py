@@ -36,39 +36,40 @@ class StoreHistory:
 
     def similar(self, incident: Incident, limit: int) -> list[PastIncident]:
         mine = set(incident.services)
-        found: list[PastIncident] = []
         with self._store.unit_of_work() as uow:
             finished = [
                 i
                 for i in uow.list_incidents(sorted(TERMINAL_STATES))
                 if i.incident_id != incident.incident_id and i.opened_at < incident.opened_at
             ][-self._window :]
+            ranked: list[tuple[float, Incident]] = []
             for past in finished:
                 shared = mine & set(past.services)
-                if not shared:
-                    continue
-                similarity = len(shared) / len(mine | set(past.services))
-                diagnosis = uow.latest_diagnosis(past.incident_id)
-                decision = uow.latest_decision(past.incident_id)
-                top = diagnosis.top_hypothesis() if diagnosis else None
-                actions: tuple[str, ...] = ()
-                if diagnosis and decision:
-                    plan = diagnosis.plan(decision.plan_id)
-                    if plan is not None:
-                        actions = tuple(f"{s.action}({s.target})" for s in plan.steps)
-                found.append(
-                    PastIncident(
-                        incident_id=past.incident_id,
-                        services=past.services,
-                        opened_at=past.opened_at,
-                        outcome=past.outcome,
-                        cause=top.cause if top else past.outcome_reason[:2000],
-                        actions=actions,
-                        similarity=round(similarity, 4),
-                    )
-                )
-        found.sort(key=lambda p: (-p.similarity, -p.opened_at.timestamp()))
-        return found[:limit]
+                if shared:
+                    ranked.append((len(shared) / len(mine | set(past.services)), past))
+            ranked.sort(key=lambda r: (-round(r[0], 4), -r[1].opened_at.timestamp()))
+            # only the incidents that are kept need their diagnosis and decision read
+            return [self._past(uow, past, similarity) for similarity, past in ranked[:limit]]
+
+    @staticmethod
+    def _past(uow: UnitOfWork, past: Incident, similarity: float) -> PastIncident:
+        diagnosis = uow.latest_diagnosis(past.incident_id)
+        decision = uow.latest_decision(past.incident_id)
+        top = diagnosis.top_hypothesis() if diagnosis else None
+        actions: tuple[str, ...] = ()
+        if diagnosis and decision:
+            plan = diagnosis.plan(decision.plan_id)
+            if plan is not None:
+                actions = tuple(f"{s.action}({s.target})" for s in plan.steps)
+        return PastIncident(
+            incident_id=past.incident_id,
+            services=past.services,
+            opened_at=past.opened_at,
+            outcome=past.outcome,
+            cause=top.cause if top else past.outcome_reason[:2000],
+            actions=actions,
+            similarity=round(similarity, 4),
+        )
 
 
 class RunHistory:
