@@ -55,14 +55,20 @@ def _state(runtime: Runtime, incident_id: str) -> IncidentState:
         return uow.get_incident(incident_id).state
 
 
-def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_again(
-    runtime: Runtime, clock: ManualClock
-) -> None:
+def _opened(runtime: Runtime, clock: ManualClock) -> tuple[Ingestor, Orchestrator, str]:
+    """An incident opened by one alert, its group wait over."""
     ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
     [incident_id] = ingest.ingest(
         "alertmanager", _alert(runtime, "checkout", "HighErrorRate")
     ).opened
     clock.advance(120)
+    return ingest, orchestrator, incident_id
+
+
+def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_again(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    ingest, orchestrator, incident_id = _opened(runtime, clock)
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.CONTEXT_READY
     with runtime.store.unit_of_work() as uow:
         first = uow.latest_snapshot(incident_id)
@@ -111,11 +117,7 @@ def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_
 def test_late_evidence_before_diagnosis_is_included_without_a_state_change(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
-    [incident_id] = ingest.ingest(
-        "alertmanager", _alert(runtime, "checkout", "HighErrorRate")
-    ).opened
-    clock.advance(120)
+    ingest, orchestrator, incident_id = _opened(runtime, clock)
     orchestrator.step(incident_id)
     clock.advance(5)
     ingest.ingest("alertmanager", _alert(runtime, "checkout", "HighLatency"))
@@ -130,11 +132,7 @@ def test_late_evidence_before_diagnosis_is_included_without_a_state_change(
 def test_versions_are_bounded_so_a_storm_cannot_stall_the_decision(
     runtime: Runtime, clock: ManualClock
 ) -> None:
-    ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
-    [incident_id] = ingest.ingest(
-        "alertmanager", _alert(runtime, "checkout", "HighErrorRate")
-    ).opened
-    clock.advance(120)
+    ingest, orchestrator, incident_id = _opened(runtime, clock)
     states = []
     for n in range(12):  # a new symptom after every step
         orchestrator.step(incident_id)
