@@ -12,6 +12,7 @@ from arf.core.records import IncidentState
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Orchestrator
+from arf.sim.faults import deploy
 
 
 def _alert(runtime: Runtime, service: str, name: str, status: str) -> JsonValue:
@@ -78,4 +79,25 @@ def test_the_hold_ends_after_the_symptoms_stop_for_longer_than_it(
     ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "resolved"))
     clock.advance((runtime.correlation.escalation_hold + timedelta(minutes=5)).total_seconds())
     ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "firing"))
+    assert len(_incidents(runtime)) == 2
+
+
+def test_a_symptom_returning_after_a_change_since_the_escalation_opens_a_new_incident(
+    runtime: Runtime, clock: ManualClock
+) -> None:
+    """A change on the service after the escalation may be a new fault: the returning symptom
+    is not swallowed by the escalated incident (found by benchmarks/sim_scale.py, where one
+    escalated incident absorbed three later, unrelated bad deploys)."""
+    ingest, _ = _escalated(runtime, clock)
+    [(first, _, _)] = _incidents(runtime)
+    ingest.ingest("alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "resolved"))
+    clock.advance(600)
+    deploy(runtime.platform, "payments", "9.9.9")  # a release after the escalation
+    for emission in runtime.platform.drain():
+        ingest.ingest(emission.format, emission.payload)
+    clock.advance(60)
+    report = ingest.ingest(
+        "alertmanager", _alert(runtime, "payments", "PaymentsQueueStuck", "firing")
+    )
+    assert len(report.opened) == 1 and report.opened[0] != first
     assert len(_incidents(runtime)) == 2

@@ -150,6 +150,36 @@ def _weigh_history(
     return weighed, notes
 
 
+def _reverted_pairs(changes: Sequence[Evidence]) -> dict[str, str]:
+    """Changes that a later change on the same service undid (back from its `to` to its
+    `from`, the same key for configuration), and those later reverts, each with why it is no
+    candidate for rolling back."""
+    found: dict[str, str] = {}
+    ordered = sorted(changes, key=lambda e: e.observed_at)
+    for index, later in enumerate(ordered):
+        kind, key = later.attributes.get("change_type"), later.attributes.get("key")
+        back_to, back_from = later.attributes.get("to"), later.attributes.get("from")
+        if later.service is None or back_to is None or back_from is None:
+            continue
+        for earlier in reversed(ordered[:index]):
+            if earlier.evidence_id in found or (
+                earlier.service,
+                earlier.attributes.get("change_type"),
+                earlier.attributes.get("key"),
+            ) != (later.service, kind, key):
+                continue
+            if (earlier.attributes.get("from"), earlier.attributes.get("to")) == (
+                back_to,
+                back_from,
+            ):
+                found[earlier.evidence_id] = f"already undone by a later change ({back_to})"
+                found[later.evidence_id] = (
+                    f"a revert of an earlier change; undoing it would bring back {back_from}"
+                )
+            break  # only the latest earlier change of the same thing can be the one undone
+    return found
+
+
 def _alertname(item: Evidence) -> str:
     value = item.attributes.get("alertname")
     return value if isinstance(value, str) else ""
@@ -211,8 +241,15 @@ class EvidenceReasoner:
         def next_id(kind: str) -> str:
             return f"{diagnosis_id}-{kind}{next(counter)}"
 
-        # 1. change correlation with a causal check
-        for change in (e for e in evidence if e.kind is SignalKind.CHANGE):
+        # 1. change correlation with a causal check; a change and its later revert are both
+        # history, not a cause: undoing the revert brings back what the first change did
+        # (ARF's own earlier fixes are such reverts), undoing the first is already done
+        changes = [e for e in evidence if e.kind is SignalKind.CHANGE]
+        undone = _reverted_pairs(changes)
+        for change in changes:
+            if change.evidence_id in undone:
+                rejected.append(f"{change.summary}: {undone[change.evidence_id]}")
+                continue
             candidate = self._from_change(
                 change, failing, roots, onset, firing, specs, next_id, rejected
             )
@@ -249,6 +286,7 @@ class EvidenceReasoner:
                 service=service,
                 confidence=round(max(0.05, confidence), 3),
                 evidence_ids=cited,
+                rejected_alternatives=tuple(rejected[:10]),
             )
             steps: tuple[PlanStep, ...] = ()
             if signature.action in specs:

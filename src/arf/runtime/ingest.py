@@ -206,6 +206,7 @@ class Ingestor:
         active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
         revisions = {incident_id: i.revision for incident_id, i in active.items()}
         held: dict[str, Incident] | None = None  # read only when a signal would open one
+        changed: dict[str, list[datetime]] = {}  # change times per service, read when needed
         opened: list[Incident] = []
         batch_firing: dict[str, Signal] = {}
         new_rows: list[tuple[Signal, str | None]] = []
@@ -263,6 +264,8 @@ class Ingestor:
                 if chosen is None and held is None:
                     held = self._held_fingerprints(uow, now)
                 owner = held.get(fingerprint) if chosen is None and held else None
+                if owner is not None and self._changed_since(uow, signal, owner, changed):
+                    owner = None  # a change since the escalation: maybe a new fault, not a flap
                 if chosen is None and owner is not None:
                     chosen = active.get(owner.incident_id, owner)
                     revisions.setdefault(owner.incident_id, owner.revision)
@@ -332,6 +335,29 @@ class Ingestor:
         for seen, incident_id in uow.fingerprints_of(sorted(recent)).items():
             held[seen] = recent[incident_id]
         return held
+
+    def _changed_since(
+        self,
+        uow: UnitOfWork,
+        signal: Signal,
+        owner: Incident,
+        changed: dict[str, list[datetime]],
+    ) -> bool:
+        """Whether the signal's service changed (a deploy, a configuration or scale change)
+        after `owner` was escalated (its last transition): then a symptom that returns is
+        treated as possibly new and opens an incident of its own instead of joining."""
+        service = target_of(signal)
+        if service is None:
+            return False
+        times = changed.get(service)
+        if times is None:
+            since = self._rt.clock.now() - self._rt.correlation.escalation_hold
+            times = changed[service] = [
+                s.signal.observed_at
+                for s in uow.signals_between([service], since, self._rt.clock.now())
+                if s.signal.kind is SignalKind.CHANGE
+            ]
+        return any(at > owner.updated_at for at in times)
 
     def _new_incident(self, signal: Signal, now: datetime) -> Incident:
         return Incident(

@@ -196,3 +196,48 @@ def test_a_scale_change_with_nothing_to_return_to_proposes_no_scaling() -> None:
         )
     )
     assert all(s.action != "scale_service" for p in result.plans for s in p.steps)
+
+
+def test_a_revert_is_not_undone_and_the_change_it_reverted_is_not_blamed() -> None:
+    # db_pool_size 20 -> 2 broke payments, a revert (ARF's, or anyone's) put 20 back; now
+    # payments' process dies: undoing the revert would bring the bad value back
+    result = diagnose(
+        snapshot(
+            change(
+                "c1", "payments", -9, kind="config", key="db_pool_size", **{"from": "20", "to": "2"}
+            ),
+            change(
+                "c2", "payments", -6, kind="config", key="db_pool_size", **{"from": "2", "to": "20"}
+            ),
+            alert("a1", "payments", "ServiceDown"),
+        )
+    )
+    steps = [(s.action, s.params) for p in result.plans for s in p.steps]
+    assert ("revert_config", {"key": "db_pool_size", "to_value": "2"}) not in steps
+    assert ("revert_config", {"key": "db_pool_size", "to_value": "20"}) not in steps
+    assert result.plans and result.plans[0].steps[0].action == "restart_service"
+    rejected = " ".join(h for x in result.hypotheses for h in x.rejected_alternatives)
+    assert "undoing it would bring back 2" in rejected
+
+
+def test_a_release_rolled_back_earlier_is_not_rolled_forward_again() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "checkout", -20, **{"from": "1.0", "to": "1.1"}),
+            change("c2", "checkout", -15, **{"from": "1.1", "to": "1.0"}),
+            alert("a1", "checkout", "HighErrorRate"),
+        )
+    )
+    assert all(s.params != {"to_version": "1.1"} for p in result.plans for s in p.steps)
+
+
+def test_a_new_change_after_a_revert_is_still_blamed() -> None:
+    result = diagnose(
+        snapshot(
+            change("c1", "checkout", -30, **{"from": "1.0", "to": "1.1"}),
+            change("c2", "checkout", -25, **{"from": "1.1", "to": "1.0"}),
+            change("c3", "checkout", -4, **{"from": "1.0", "to": "1.2"}),
+            alert("a1", "checkout", "HighErrorRate"),
+        )
+    )
+    assert result.plans[0].steps[0].params == {"to_version": "1.0"}
