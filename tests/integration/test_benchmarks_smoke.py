@@ -69,3 +69,8 @@ def test_sim_scale_benchmark_quick_run() -> None:
     assert results["faults_undone_by_arf"] >= results["faults"] / 2
     ended = ("incidents_resolved", "incidents_escalated", "incidents_closed")
     assert results["incidents"] == sum(results.get(k, 0.0) for k in ended)
+    again = scale_main(["--quick"])  # deterministic for a seed (all but the timings)
+    timings = ("seconds", "incidents_per_s", "simulator_share")
+    assert {k: v for k, v in again.items() if k not in timings} == {
+        k: v for k, v in results.items() if k not in timings
+    }
