@@ -98,6 +98,13 @@ def test_a_signer_whose_key_is_not_in_the_keyring_is_refused(
     runtime = _runtime(tmp_path, clock, command, trusted=False)
     with pytest.raises(ConfigError, match="not in the published keyring"):
         ledger_ops.checkpoint(runtime)
+    # another key under the same name in the keyring is not the signer's key either
+    impostor = create_key(tmp_path / "elsewhere" / "same-name.key", "hsm-ledger")
+    keyring = runtime.settings.keyring_path
+    keyring.parent.mkdir(parents=True, exist_ok=True)
+    keyring.write_text(impostor.verifier_key() + "\n", "utf-8")
+    with pytest.raises(ConfigError, match="not in the published keyring"):
+        ledger_ops.checkpoint(runtime)
     assert ledger_ops.witness(runtime).notes() == []
     runtime.store.close()
 

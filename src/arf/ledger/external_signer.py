@@ -35,7 +35,8 @@ class CommandSigner:
         self._timeout_s = timeout_s
         line = self._run("public-key", b"").decode("utf-8", "replace").strip()
         verifier = Verifier.parse(line)
-        if not any(t.name == verifier.name and t.key_hash == verifier.key_hash for t in trusted):
+        # the whole key, not its 4-byte hash: a colliding hash is cheap to find
+        if verifier.text() not in {t.text() for t in trusted}:
             raise CheckpointError(
                 f"the external signer's key {verifier.name!r} is not in the published keyring;"
                 " add its verifier key there first (the keyring is what auditors trust)"
@@ -43,9 +44,6 @@ class CommandSigner:
         self._verifier = verifier
         self.name = verifier.name
         self.key_hash = verifier.key_hash
-
-    def verifier_key(self) -> str:
-        return self._verifier.text()
 
     def sign(self, message: bytes) -> bytes:
         answer = self._run("sign", message).strip()

@@ -18,9 +18,7 @@ from arf.runtime.container import Runtime
 from arf.signals.context import assemble
 
 
-def late_signals(
-    incident: Incident, snapshot: ContextSnapshot, attached: Sequence[StoredSignal]
-) -> int:
+def late_signals(snapshot: ContextSnapshot, attached: Sequence[StoredSignal]) -> int:
     """How many of the incident's signals arrived after `snapshot` was assembled."""
     return sum(1 for s in attached if s.signal.received_at > snapshot.created_at)
 
@@ -64,7 +62,7 @@ def build_snapshot(
         now,
         similar,
     )
-    late = late_signals(incident, previous, attached) if previous else 0
+    late = late_signals(previous, attached) if previous else 0
     return snapshot, late
 
 
