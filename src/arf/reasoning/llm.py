@@ -53,11 +53,20 @@ class _Usage:
     tokens_in: int = 0
     tokens_out: int = 0
     cost_usd: float = 0.0
+    seconds: float = 0.0
+    calls: int = 0
 
     def add(self, completion: Completion, budget: LLMBudget) -> None:
         self.tokens_in += completion.tokens_in
         self.tokens_out += completion.tokens_out
         self.cost_usd = budget.cost(self.tokens_in, self.tokens_out)
+
+    @property
+    def tokens(self) -> int:
+        return self.tokens_in + self.tokens_out
+
+
+_INCIDENTS_TRACKED = 10_000  # incidents whose spend is remembered (oldest forgotten first)
 
 
 class LLMReasoner:
@@ -83,6 +92,9 @@ class LLMReasoner:
         self._egress = egress or (EgressRule.for_hosted() if model.hosted else EgressRule())
         self._budget = budget or LLMBudget()
         self._monotonic = monotonic
+        # What earlier diagnoses of each incident spent: the budget is per incident, across
+        # every call (late evidence can diagnose an incident again). Kept in this process.
+        self._spent: dict[str, _Usage] = {}
 
     @property
     def name(self) -> str:
@@ -90,6 +102,30 @@ class LLMReasoner:
 
     def diagnose(
         self, snapshot: ContextSnapshot, catalog: Sequence[ActionSpec], diagnosis_id: str
+    ) -> Diagnosis:
+        earlier = self._spent.pop(snapshot.incident_id, _Usage())
+        self._spent[snapshot.incident_id] = earlier  # most recent last
+        while len(self._spent) > _INCIDENTS_TRACKED:
+            del self._spent[next(iter(self._spent))]
+        started = self._monotonic()
+        usage = _Usage()
+        try:
+            return self._diagnose(snapshot, catalog, diagnosis_id, earlier, usage, started)
+        finally:
+            earlier.tokens_in += usage.tokens_in
+            earlier.tokens_out += usage.tokens_out
+            earlier.cost_usd += usage.cost_usd
+            earlier.seconds += self._monotonic() - started
+            earlier.calls += 1
+
+    def _diagnose(
+        self,
+        snapshot: ContextSnapshot,
+        catalog: Sequence[ActionSpec],
+        diagnosis_id: str,
+        earlier: _Usage,
+        usage: _Usage,
+        started: float,
     ) -> Diagnosis:
         budget = self._budget
         messages = render(self._template, snapshot, catalog, self._egress)
@@ -113,27 +149,36 @@ class LLMReasoner:
         if constrained:
             # at least one character per token: the grammar can then always finish the answer
             output_limit = max(output_limit, max_answer_chars(schema))
+        if earlier.calls and (
+            earlier.tokens + prompt_tokens + output_limit > budget.max_total_tokens
+            or earlier.cost_usd >= budget.max_cost_usd
+            or earlier.seconds >= budget.wall_time_s
+        ):
+            raise ReasoningError(
+                f"the incident's model budget is spent: {earlier.calls} earlier"
+                f" diagnos{'i' if earlier.calls == 1 else 'e'}s used {earlier.tokens} tokens,"
+                f" ${earlier.cost_usd:.3f} and {earlier.seconds:.0f} s; another needs about"
+                f" {prompt_tokens + output_limit} tokens"
+            )
         specs = {s.name: s for s in catalog}
-        started = self._monotonic()
-        usage = _Usage()
         problems: list[str] = []
         for attempt in (1, 2):
             if attempt == 2:
-                planned = usage.tokens_in + usage.tokens_out + 2 * prompt_tokens
+                planned = earlier.tokens + usage.tokens + 2 * prompt_tokens
                 if planned + output_limit > budget.max_total_tokens:
                     raise ReasoningError(
                         "no token budget left for a repair; the first answer failed: "
                         + "; ".join(problems[:3])
                     )
-            remaining = budget.wall_time_s - (self._monotonic() - started)
+            remaining = budget.wall_time_s - earlier.seconds - (self._monotonic() - started)
             if remaining <= 0:
                 raise ReasoningError(f"the wall-time budget of {budget.wall_time_s:.0f} s is spent")
             completion = self._call(messages, schema, output_limit, remaining)
             usage.add(completion, budget)
-            if usage.cost_usd > budget.max_cost_usd:
+            if earlier.cost_usd + usage.cost_usd > budget.max_cost_usd:
                 raise ReasoningError(
                     f"the cost budget of ${budget.max_cost_usd:.2f} is spent"
-                    f" (${usage.cost_usd:.3f})"
+                    f" (${earlier.cost_usd + usage.cost_usd:.3f})"
                 )
             answer, problems = parse_answer(completion.text)
             if answer is not None:

@@ -284,6 +284,24 @@ def test_budgets_bound_prompt_size_cost_and_wall_time() -> None:
         )
 
 
+def test_the_budget_is_per_incident_across_every_diagnosis_of_it() -> None:
+    # late evidence diagnoses an incident again: the second call may use what is left only
+    model = ScriptedChatModel([json.dumps(GOOD)] * 3, tokens=(1000, 200))
+    llm = reasoner(model, budget=LLMBudget(max_total_tokens=2_400, max_output_tokens=400))
+    first = llm.diagnose(snapshot(), SPECS, "dx-1")
+    assert (first.tokens_in, first.tokens_out) == (1000, 200)
+    with pytest.raises(ReasoningError, match="incident's model budget is spent: 1 earlier"):
+        llm.diagnose(snapshot(), SPECS, "dx-2")  # 1,200 spent + ~860 prompt + 400 > 2,400
+    assert len(model.calls) == 1  # refused before anything was sent
+    other = snapshot().model_copy(update={"incident_id": "INC-2"})
+    assert llm.diagnose(other, SPECS, "dx-3").tokens_in == 1000  # another incident: its own
+    priced = LLMBudget(max_cost_usd=0.02, usd_per_1k_in=0.01, usd_per_1k_out=0.03)
+    again = reasoner(ScriptedChatModel([json.dumps(GOOD)] * 2), budget=priced)
+    again.diagnose(snapshot(), SPECS, "dx-4")  # $0.016 of $0.02
+    with pytest.raises(ReasoningError, match=r"cost budget of \$0.02 is spent"):
+        again.diagnose(snapshot(), SPECS, "dx-5")  # a second call would make it $0.032
+
+
 def test_prompt_files_with_unknown_placeholders_are_load_errors() -> None:
     from arf.core.errors import ConfigError
 
