@@ -28,6 +28,7 @@ from arf.core.records import (
     PlanStep,
     ServiceInfo,
     Signal,
+    SignalKind,
     VerificationResult,
 )
 
@@ -94,7 +95,11 @@ class UnitOfWork(LedgerSink, Protocol):
     def fingerprints_of(self, incident_ids: Sequence[str]) -> dict[str, str]: ...
 
     def signals_between(
-        self, services: Sequence[str], since: datetime, until: datetime
+        self,
+        services: Sequence[str],
+        since: datetime,
+        until: datetime,
+        kinds: Sequence[SignalKind] | None = None,
     ) -> Sequence[StoredSignal]: ...
 
     def count_signals(self) -> int: ...

@@ -72,8 +72,8 @@ class Signer:
         self.key_hash = key_hash(name, self.public_key)
 
     def verifier_key(self) -> str:
-        encoded = base64.b64encode(bytes([ED25519]) + self.public_key).decode()
-        return f"{self.name}+{self.key_hash.hex()}+{encoded}"
+        public = Ed25519PublicKey.from_public_bytes(self.public_key)
+        return Verifier(self.name, self.key_hash, public).text()
 
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)

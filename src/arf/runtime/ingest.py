@@ -354,8 +354,9 @@ class Ingestor:
             since = self._rt.clock.now() - self._rt.correlation.escalation_hold
             times = changed[service] = [
                 s.signal.observed_at
-                for s in uow.signals_between([service], since, self._rt.clock.now())
-                if s.signal.kind is SignalKind.CHANGE
+                for s in uow.signals_between(
+                    [service], since, self._rt.clock.now(), [SignalKind.CHANGE]
+                )
             ]
         return any(at > owner.updated_at for at in times)
 

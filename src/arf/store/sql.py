@@ -46,6 +46,7 @@ from arf.core.records import (
     LedgerEntry,
     Notification,
     Signal,
+    SignalKind,
     SignalStatus,
     VerificationResult,
 )
@@ -276,16 +277,21 @@ class SqlUnitOfWork:
         return stored
 
     def signals_between(
-        self, services: Sequence[str], since: datetime, until: datetime
+        self,
+        services: Sequence[str],
+        since: datetime,
+        until: datetime,
+        kinds: Sequence[SignalKind] | None = None,
     ) -> list[StoredSignalRow]:
+        query = select(schema.signals).where(
+            schema.signals.c.service.in_(list(services)),
+            schema.signals.c.last_seen_at >= _ts(since),
+            schema.signals.c.observed_at <= _ts(until),
+        )
+        if kinds is not None:
+            query = query.where(schema.signals.c.kind.in_([k.value for k in kinds]))
         rows = self._conn.execute(
-            select(schema.signals)
-            .where(
-                schema.signals.c.service.in_(list(services)),
-                schema.signals.c.last_seen_at >= _ts(since),
-                schema.signals.c.observed_at <= _ts(until),
-            )
-            .order_by(schema.signals.c.observed_at, schema.signals.c.signal_id)
+            query.order_by(schema.signals.c.observed_at, schema.signals.c.signal_id)
         )
         return [self._with_status(row) for row in rows]
 
