@@ -34,9 +34,11 @@ from arf.core.clock import ManualClock
 from arf.core.errors import ArfError
 from arf.core.records import IncidentState, Verdict
 from arf.core.states import TERMINAL_STATES
+from arf.governance.calibration import FINISHED
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Orchestrator
+from arf.runtime.reasoning_eval import calibration
 from arf.sim import faults
 from arf.sim.model import FaultRecord
 from arf.sim.platform import SimPlatform
@@ -138,6 +140,7 @@ def run(rounds: int, per_round: int, seed: int) -> dict[str, float]:
         elapsed = time.perf_counter() - started
         for state in _states(runtime, START).values():
             outcomes[state.value] += 1
+        calibrated = _calibration_figures(runtime)
         runtime.store.close()
     incidents = sum(outcomes.values())
     return {
@@ -149,6 +152,41 @@ def run(rounds: int, per_round: int, seed: int) -> dict[str, float]:
         "seconds": elapsed,
         "incidents_per_s": incidents / elapsed,
         "simulator_share": sim_s / elapsed,
+        **calibrated,
+    }
+
+
+def _calibration_figures(runtime: Runtime) -> dict[str, float]:
+    """Prequential calibration: for every finished plan, the confidence its reasoner claimed
+    and the one governance routed on (calibrated on the plans finished before it), scored
+    against whether ARF's verification held (Brier, ECE; lower is better)."""
+    raw: list[float] = []
+    routed: list[float] = []
+    held: list[bool] = []
+    runs = runtime.run_history.runs(runtime.clock.now())
+    finished = {r.incident_id: r.outcome == "verified" for r in runs if r.outcome in FINISHED}
+    with runtime.store.unit_of_work() as uow:
+        for incident_id, verified in sorted(finished.items()):
+            decision = uow.latest_decision(incident_id)
+            steps = decision.policy_input.get("steps") if decision else None
+            first = steps[0] if isinstance(steps, list) and steps else None
+            seen = first.get("diagnosis") if isinstance(first, dict) else None
+            if not isinstance(seen, dict):
+                continue
+            raw.append(float(str(seen["raw_confidence"])))
+            routed.append(float(str(seen["confidence"])))
+            held.append(verified)
+    brier_raw, ece_raw = calibration(raw, held)
+    brier, ece = calibration(routed, held)
+    return {
+        "plans_finished": float(len(held)),
+        "plans_verified": float(sum(held)),
+        "brier_claimed": brier_raw,
+        "brier_calibrated": brier,
+        "ece_claimed": ece_raw,
+        "ece_calibrated": ece,
+        "plans_marked_down": float(sum(1 for r, c in zip(raw, routed, strict=True) if c < r)),
+        "plans_marked_up": float(sum(1 for r, c in zip(raw, routed, strict=True) if c > r)),
     }
 
 
@@ -180,7 +218,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
     results = run(3 if args.quick else args.rounds, args.faults, args.seed)
     for name, value in results.items():
-        print(f"{name:28s} {value:12.2f}")
+        print(f"{name:28s} {value:12.4f}")
     return results
 
 

@@ -69,6 +69,9 @@ def test_sim_scale_benchmark_quick_run() -> None:
     assert results["faults_undone_by_arf"] >= results["faults"] / 2
     ended = ("incidents_resolved", "incidents_escalated", "incidents_closed")
     assert results["incidents"] == sum(results.get(k, 0.0) for k in ended)
+    # calibration is scored on every finished plan (too few in 3 rounds to change any)
+    assert 0 < results["plans_finished"] <= results["incidents"]
+    assert results["brier_calibrated"] == results["brier_claimed"]
     again = scale_main(["--quick"])  # deterministic for a seed (all but the timings)
     timings = ("seconds", "incidents_per_s", "simulator_share")
     assert {k: v for k, v in again.items() if k not in timings} == {

@@ -106,6 +106,21 @@ def test_policy_suggest_runs_on_the_demo(demo_copy: Path) -> None:
     assert "no suggestions" in result.stdout  # nine incidents are far too few to learn from
 
 
+def test_policy_calibration_shows_claims_against_verified_outcomes(
+    demo_copy: Path, tmp_path: Path
+) -> None:
+    result = arf(demo_copy, "policy", "calibration")
+    assert result.returncode == 0, result.stderr
+    assert "evidence" in result.stdout and "as claimed" in result.stdout  # too few to calibrate
+    document = json.loads(arf(demo_copy, "policy", "calibration", "--json").stdout)
+    assert document["settings"]["min_outcomes"] == 20
+    [row] = document["bins"]  # every demo plan claimed 0.8-1.0
+    assert row["provenance"] == "evidence" and row["plans"] >= 5
+    assert row["verified"] == row["plans"] and row["calibrated"] is False
+    empty = arf(tmp_path / "fresh", "policy", "calibration")
+    assert empty.returncode == 0 and "no finished remediation plans" in empty.stdout
+
+
 def test_control_stop_status_resume(demo_copy: Path, tmp_path: Path) -> None:
     home = tmp_path / "home"
     shutil.copytree(demo_copy, home)

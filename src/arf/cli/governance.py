@@ -1,7 +1,9 @@
-"""`arf policy ...` (test, lint, simulate, suggest) and `arf control ...` (kill switch, shadow)."""
+"""`arf policy ...` (test, lint, simulate, suggest, calibration) and `arf control ...` (kill
+switch, shadow)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Annotated
@@ -15,7 +17,7 @@ from arf.core.records import Controls
 from arf.runtime import governance_ops, operations
 
 policy_app = typer.Typer(
-    no_args_is_help=True, help="Policy tooling: test, lint, simulate, suggest."
+    no_args_is_help=True, help="Policy tooling: test, lint, simulate, suggest, calibration."
 )
 control_app = typer.Typer(no_args_is_help=True, help="Operator controls: kill switch, shadow mode.")
 
@@ -149,6 +151,49 @@ def policy_suggest(
                 highlight=False,
             )
         out.print("(suggestions only: ARF never changes its own policy or catalog)")
+
+
+@policy_app.command("calibration")
+def policy_calibration(
+    as_json: Annotated[bool, typer.Option("--json", help="machine-readable output")] = False,
+    home: HomeOption = None,
+) -> None:
+    """How each reasoner's claimed confidence compares with verified outcomes, and what
+    governance routes a claim on now (docs/policy.md, "Confidence calibration")."""
+    with handled(), runtime_for(home) as runtime:
+        rules, rows = governance_ops.calibration(runtime)
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    {
+                        "settings": dataclasses.asdict(rules),
+                        "bins": [dataclasses.asdict(r) for r in rows],
+                    }
+                )
+            )
+            return
+        if not rows:
+            out.print(f"no finished remediation plans in the last {rules.window_days} days")
+            return
+        table = Table(title=f"Confidence calibration (last {rules.window_days} days)")
+        for column in ("provenance", "claimed", "plans", "verified", "mean claimed", "routed on"):
+            table.add_column(column)
+        for row in rows:
+            table.add_row(
+                row.provenance,
+                f"{row.low:.1f}-{row.high:.1f}",
+                str(row.plans),
+                f"{row.verified} ({row.verified / row.plans:.0%})",
+                f"{row.mean_claimed:.2f}",
+                f"{row.routed:.2f}" if row.calibrated else "as claimed",
+            )
+        out.print(table)
+        if not rules.enabled:
+            out.print("calibration is off in the policy: plans are routed on what they claim")
+        elif not all(r.calibrated for r in rows):
+            out.print(
+                f"'as claimed': fewer than {rules.min_outcomes} finished plans of that provenance"
+            )
 
 
 def _change(home: Path | None, change: governance_ops.ControlChange) -> None:

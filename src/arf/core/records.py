@@ -550,6 +550,10 @@ class ActionRun(Record):
     at: AwareDatetime
     # in_progress | verified | rolled_back | failed
     outcome: Annotated[str, Field(pattern="^(in_progress|verified|rolled_back|failed)$")]
+    # The plan's confidence as its reasoners gave it, and which reasoners put it forward
+    # (`evidence`, `evidence+llm`, ...): what confidence calibration learns from.
+    plan_confidence: Confidence | None = None
+    provenance: str = ""
 
 
 class Controls(Record):

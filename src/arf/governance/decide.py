@@ -29,11 +29,17 @@ from arf.core.records import (
     RemediationPlan,
     Route,
 )
+from arf.governance.calibration import (
+    FINISHED,
+    Calibrated,
+    CalibrationRules,
+    calibrate,
+    plan_outcomes,
+    provenance,
+)
 from arf.governance.policy import ROUTE_FOR_EFFECT, PolicyBundle, route
 from arf.governance.risk import RiskInputs, risk_score
 from arf.governance.service_catalog import ServiceCatalog
-
-FINISHED = ("verified", "rolled_back", "failed")
 
 
 @dataclass(frozen=True)
@@ -106,11 +112,28 @@ def step_history(
     }
 
 
+def calibrated(request: DecisionRequest, rules: CalibrationRules) -> Calibrated:
+    """The plan's confidence calibrated against the finished plans in the request's history."""
+    outcomes = plan_outcomes(
+        request.history,
+        request.incident.incident_id,
+        request.now,
+        timedelta(days=rules.window_days),
+    )
+    return calibrate(
+        request.plan.confidence,
+        provenance(request.diagnosis, request.plan),
+        outcomes,
+        rules,
+    )
+
+
 def build_inputs(
     request: DecisionRequest,
     specs: Mapping[str, ActionSpec],
     catalog: ServiceCatalog,
     score: float,
+    confidence: Calibrated,
 ) -> list[dict[str, Any]]:
     """One policy input per plan step (documented in docs/policy.md)."""
     plan, incident, diagnosis, now = request.plan, request.incident, request.diagnosis, request.now
@@ -142,7 +165,7 @@ def build_inputs(
                 },
                 "plan": {
                     "steps": len(plan.steps),
-                    "confidence": plan.confidence,
+                    "confidence": confidence.value,
                     "resources": request.blast_radius.resources,
                     "services": request.blast_radius.services,
                     "replicas": request.blast_radius.replicas,
@@ -161,7 +184,10 @@ def build_inputs(
                     "error_budget_exhausted": budget <= 0.0,
                 },
                 "diagnosis": {
-                    "confidence": plan.confidence,
+                    "confidence": confidence.value,
+                    "raw_confidence": confidence.raw,
+                    "calibration_outcomes": confidence.outcomes,
+                    "provenance": confidence.provenance,
                     "reasoner": diagnosis.reasoner,
                     "category": top.category.value if top else "unknown",
                     "agreement": agreed,
@@ -194,14 +220,15 @@ def decide(
     plan, now = request.plan, request.now
     step_specs = [specs[s.action] for s in plan.steps]
     infos = [catalog.service(s.target) for s in plan.steps]
-    provisional = build_inputs(request, specs, catalog, 0.0)
+    confidence = calibrated(request, bundle.calibration)
+    provisional = build_inputs(request, specs, catalog, 0.0, confidence)
     score, factors = risk_score(
         RiskInputs(
             risk_classes=[s.risk_class for s in step_specs],
             criticalities=[i.criticality if i else Criticality.CRITICAL for i in infos],
             blast=request.blast_radius,
             all_reversible=all(s.reversible for s in step_specs),
-            confidence=plan.confidence,
+            confidence=confidence.value,
             agreement=provisional[0]["diagnosis"]["agreement"],  # the same for every step
             failure_rates=[
                 (i["history"]["action_runs"], i["history"]["action_failure_rate"])

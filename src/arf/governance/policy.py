@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ import yaml
 from arf.core.canonical import sha256_hex
 from arf.core.errors import PolicyLoadError
 from arf.core.records import Autonomy, Effect, MatchedRule, Route
+from arf.governance.calibration import CalibrationRules
 from arf.governance.schema import field_problems, sample_input
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -105,6 +106,7 @@ class PolicyBundle:
     default_roles: tuple[str, ...]
     acknowledge_roles: tuple[str, ...]
     origin: str
+    calibration: CalibrationRules = field(default_factory=CalibrationRules)
 
     @property
     def version(self) -> str:
@@ -242,6 +244,24 @@ def compile_rule(
     )
 
 
+def _calibration(raw: Mapping[str, Any]) -> CalibrationRules:
+    unknown = sorted(set(raw) - {f.name for f in fields(CalibrationRules)})
+    if unknown:
+        raise ValueError(f"unknown calibration settings: {', '.join(map(str, unknown))}")
+    enabled = raw.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise ValueError("calibration.enabled must be true or false")
+    defaults = CalibrationRules()
+    return CalibrationRules(
+        enabled=enabled,
+        min_outcomes=int(raw.get("min_outcomes", defaults.min_outcomes)),
+        prior_weight=float(raw.get("prior_weight", defaults.prior_weight)),
+        max_raise=float(raw.get("max_raise", defaults.max_raise)),
+        bins=int(raw.get("bins", defaults.bins)),
+        window_days=int(raw.get("window_days", defaults.window_days)),
+    )
+
+
 def load_policy_text(text: str, origin: str) -> PolicyBundle:
     try:
         root = yaml.compose(text)
@@ -258,6 +278,7 @@ def load_policy_text(text: str, origin: str) -> PolicyBundle:
     routing = document.get("routing") or {}
     limits = document.get("limits") or {}
     approvals = document.get("approvals") or {}
+    calibration = document.get("calibration") or {}
     seen: set[str] = set()
     sample = sample_input()
     rules = []
@@ -278,9 +299,14 @@ def load_policy_text(text: str, origin: str) -> PolicyBundle:
             default_roles=tuple(approvals.get("default_roles") or ("approver",)),
             acknowledge_roles=tuple(approvals.get("acknowledge_roles") or ()),
             origin=origin,
+            calibration=_calibration(calibration),
         )
     except (TypeError, ValueError, AttributeError) as exc:
-        raise PolicyLoadError(f"{origin}: routing, limits or approvals: {exc}") from exc
+        raise PolicyLoadError(
+            f"{origin}: routing, limits, approvals or calibration: {exc}"
+        ) from exc
+    if problems := bundle.calibration.problems():
+        raise PolicyLoadError(f"{origin}: calibration: {'; '.join(problems)}")
     if not 0 <= bundle.autonomous_below <= bundle.acknowledge_below <= 1:
         raise PolicyLoadError(
             f"{origin}: routing thresholds must satisfy 0 <= autonomous_below <="

@@ -49,7 +49,10 @@ INPUT_SCHEMA: Mapping[str, Any] = {
         "error_budget_exhausted": False,
     },
     "diagnosis": {
-        "confidence": 0.5,
+        "confidence": 0.5,  # calibrated against recorded outcomes (= raw_confidence until enough)
+        "raw_confidence": 0.5,  # as the reasoners gave it
+        "calibration_outcomes": 0,  # finished plans of this provenance calibration drew on
+        "provenance": "",  # reasoners behind the plan's hypothesis: evidence, evidence+llm, ...
         "reasoner": "",
         "category": "",
         "agreement": 1.0,  # share of the reasoners that put the plan's hypothesis forward
@@ -123,7 +126,13 @@ def neutral_input() -> dict[str, Any]:
         kind="service",
         autonomy="autonomous",
     )
-    value["diagnosis"].update(confidence=0.9, reasoner="evidence", category="release")
+    value["diagnosis"].update(
+        confidence=0.9,
+        raw_confidence=0.9,
+        provenance="evidence",
+        reasoner="evidence",
+        category="release",
+    )
     value["incident"].update(severity="high", services=["svc"], signals=3)
     value["risk"].update(score=0.1)
     return value

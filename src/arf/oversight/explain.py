@@ -84,7 +84,7 @@ def explain_markdown(records: IncidentRecords) -> str:
             f"- rationale: {plan.rationale}",
             f"- expected impact: {plan.expected_impact}",
             f"- rollback: {plan.rollback}",
-            f"- confidence: {plan.confidence:.2f}",
+            f"- confidence: {_confidence_line(plan.confidence, decision)}",
             f"- blast radius: {decision.blast_radius.services} service(s),"
             f" {decision.blast_radius.resources} resource(s),"
             f" {decision.blast_radius.replicas} replica(s),"
@@ -181,6 +181,7 @@ def explain_json(records: IncidentRecords) -> dict[str, JsonValue]:
             "plan_hash": decision.plan_hash,
             "policy_version": decision.policy_version,
             "risk_score": decision.risk_score,
+            **routed_confidence(decision),
             "risk_factors": [f.model_dump(mode="json") for f in decision.risk_factors],
             "matched_rules": [m.model_dump(mode="json") for m in decision.matched_rules],
             "blast_radius": decision.blast_radius.model_dump(mode="json"),
@@ -197,3 +198,30 @@ def explain_json(records: IncidentRecords) -> dict[str, JsonValue]:
         "verifications": [v.model_dump(mode="json") for v in records.verifications],
     }
     return document
+
+
+def routed_confidence(decision: DecisionEnvelope) -> dict[str, JsonValue]:
+    """The confidence governance routed on, as the decision recorded it (calibrated against
+    finished plans; decisions recorded before calibration carry none)."""
+    steps = decision.policy_input.get("steps")
+    first = steps[0] if isinstance(steps, list) and steps else None
+    seen = first.get("diagnosis") if isinstance(first, dict) else None
+    if not isinstance(seen, dict) or "calibration_outcomes" not in seen:
+        return {}
+    return {
+        "confidence": seen.get("confidence"),
+        "calibration_outcomes": seen.get("calibration_outcomes"),
+        "provenance": seen.get("provenance"),
+    }
+
+
+def _confidence_line(claimed: float, decision: DecisionEnvelope) -> str:
+    routed = routed_confidence(decision)
+    outcomes = routed.get("calibration_outcomes")
+    value = routed.get("confidence")
+    if not isinstance(outcomes, int) or not outcomes or not isinstance(value, float | int):
+        return f"{claimed:.2f}"
+    return (
+        f"{claimed:.2f} claimed, routed on {value:.2f} (calibrated on {outcomes} finished"
+        f" {routed.get('provenance')} plans)"
+    )

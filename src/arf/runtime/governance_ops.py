@@ -1,5 +1,6 @@
 """Operator-facing governance operations: the kill switch, shadow mode, policy tests, replay
-of stored decisions under a candidate policy, and suggestions from recorded outcomes."""
+of stored decisions under a candidate policy, suggestions from recorded outcomes and the
+confidence calibration they give."""
 
 from __future__ import annotations
 
@@ -10,6 +11,12 @@ from pathlib import Path
 
 from arf.core.errors import AuthError, InputError
 from arf.core.records import Controls
+from arf.governance.calibration import (
+    CalibrationRow,
+    CalibrationRules,
+    calibration_table,
+    plan_outcomes,
+)
 from arf.governance.lint import Finding, lint_text
 from arf.governance.policy import PolicyBundle, load_policy
 from arf.governance.policy_tests import TestReport, find_suite, load_cases, run_cases
@@ -112,3 +119,12 @@ def simulate(runtime: Runtime, window: timedelta, candidate: Path) -> list[Repla
 def suggestions(runtime: Runtime, window: timedelta) -> list[Suggestion]:
     runs = RunHistory(runtime.store, window).runs(runtime.clock.now())
     return suggest(runs, runtime.services)
+
+
+def calibration(runtime: Runtime) -> tuple[CalibrationRules, list[CalibrationRow]]:
+    """The configured policy's calibration settings and what they make of recorded outcomes."""
+    rules = runtime.policy.calibration
+    window = timedelta(days=rules.window_days)
+    now = runtime.clock.now()
+    runs = RunHistory(runtime.store, window).runs(now)
+    return rules, calibration_table(plan_outcomes(runs, "", now, window), rules)

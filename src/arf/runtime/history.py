@@ -17,6 +17,7 @@ from arf.core.records import (
     StepKind,
 )
 from arf.core.states import TERMINAL_STATES
+from arf.governance.calibration import provenance
 from arf.oversight.explain import IncidentRecords
 
 S = IncidentState
@@ -117,6 +118,7 @@ class RunHistory:
         started = min((r.at for r in executed), default=decision.decided_at)
         runs = []
         kinds = _target_kinds(decision)
+        source = provenance(diagnosis, plan) if diagnosis else ""
         for index, step in enumerate(plan.steps):
             kind = kinds[index] if index < len(kinds) else "resource"
             runs.append(
@@ -128,6 +130,8 @@ class RunHistory:
                     route=decision.route,
                     at=started,
                     outcome=outcome,
+                    plan_confidence=plan.confidence,
+                    provenance=source,
                 )
             )
         return tuple(runs)
