@@ -198,11 +198,13 @@ class EvidenceReasoner:
         knowledge: KnowledgeBase,
         change_window: timedelta = timedelta(minutes=30),
         grace: timedelta = timedelta(seconds=60),
+        own_authors: frozenset[str] = frozenset({"arf"}),
     ) -> None:
         self._clock = clock
         self._knowledge = knowledge
         self._window = change_window
         self._grace = grace
+        self._own_authors = own_authors  # the author ARF's own changes carry
 
     @property
     def name(self) -> str:
@@ -249,6 +251,11 @@ class EvidenceReasoner:
         for change in changes:
             if change.evidence_id in undone:
                 rejected.append(f"{change.summary}: {undone[change.evidence_id]}")
+                continue
+            if change.attributes.get("author") in self._own_authors:
+                # ARF's own remediation, verified (or it would have been rolled back):
+                # undoing it brings back the state it was run to fix; a person decides that
+                rejected.append(f"{change.summary}: ARF's own remediation, not undone by ARF")
                 continue
             candidate = self._from_change(
                 change, failing, roots, onset, firing, specs, next_id, rejected

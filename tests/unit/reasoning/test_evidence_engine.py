@@ -231,6 +231,30 @@ def test_a_release_rolled_back_earlier_is_not_rolled_forward_again() -> None:
     assert all(s.params != {"to_version": "1.1"} for p in result.plans for s in p.steps)
 
 
+def test_arf_s_own_remediation_is_not_undone_even_when_what_it_fixed_is_out_of_view() -> None:
+    # ARF reverted db_pool_size 2 -> 20 earlier; the change it reverted is older than the
+    # snapshot's change window, so no revert pair can be seen; the process now dies
+    own = change(
+        "c2",
+        "payments",
+        -6,
+        kind="config",
+        key="db_pool_size",
+        author="arf",
+        **{"from": "2", "to": "20"},
+    )
+    result = diagnose(snapshot(own, alert("a1", "payments", "ServiceDown")))
+    steps = [(s.action, s.params) for p in result.plans for s in p.steps]
+    assert ("revert_config", {"key": "db_pool_size", "to_value": "2"}) not in steps
+    assert result.plans and result.plans[0].steps[0].action == "restart_service"
+    rejected = " ".join(h for x in result.hypotheses for h in x.rejected_alternatives)
+    assert "ARF's own remediation" in rejected
+    # the same change by someone else is blamed as before
+    theirs = own.model_copy(update={"attributes": {**own.attributes, "author": "dev"}})
+    blamed = diagnose(snapshot(theirs, alert("a1", "payments", "ServiceDown")))
+    assert blamed.plans[0].steps[0].params == {"key": "db_pool_size", "to_value": "2"}
+
+
 def test_a_new_change_after_a_revert_is_still_blamed() -> None:
     result = diagnose(
         snapshot(
