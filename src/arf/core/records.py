@@ -432,6 +432,9 @@ class StepStatus(StrEnum):
     # Reconciliation found the target in neither the step's before nor its after state:
     # something else changed it. ARF does not touch it again (no rollback): a person decides.
     DIVERGED = "diverged"
+    # The target already showed what the step would leave (its precondition refused a no-op):
+    # nothing was sent, so there is nothing to roll back.
+    SKIPPED = "skipped"
 
 
 class StepKind(StrEnum):

@@ -102,6 +102,28 @@ class Executor:
             raise ExecutionError(f"{step.action} on {step.target}: " + "; ".join(problems))
         return dict(state)
 
+    def already_done(self, step: PlanStep) -> str | None:
+        """Why the target already shows what `step` would leave (nothing to send), or None.
+
+        Only an action with a declared effect can tell, and only when that effect, computed
+        from the target's state now, is the value the target already shows: setting a key to
+        the value it has, deploying the release that runs. A relative change (double the
+        memory limit) is never already done.
+        """
+        effect = self._definition(step).effect
+        if effect is None:
+            return None
+        try:
+            now = self._driver.describe(step.target)
+        except ExecutionError:
+            return None
+        if now is None:
+            return None
+        seen = effect.read(step, now)
+        if seen is None or seen != effect.after(step, now):
+            return None
+        return f"{step.target} already shows {seen!r}, what {step.action} would leave"
+
     def _perform(
         self, step: PlanStep, operations: list[tuple[str, dict[str, JsonValue]]], key: str
     ) -> str:

@@ -581,7 +581,7 @@ class Orchestrator:
             return True
         for index, step in enumerate(plan.steps):
             mine = [r for r in records if r.kind is StepKind.FORWARD and r.step_index == index]
-            if any(r.status is StepStatus.SUCCEEDED for r in mine):
+            if any(r.status in _DONE for r in mine):
                 continue
             failed = next((r for r in mine if r.status in _GIVEN_UP), None)
             if failed is not None:  # recorded, then stopped before the move: never retried
@@ -602,6 +602,9 @@ class Orchestrator:
                 try:
                     pre_state = self._rt.executor.capture(step)
                 except ExecutionError as exc:
+                    if done := self._rt.executor.already_done(step):
+                        self._step_record(ref, StepStatus.SKIPPED, {}, f"nothing sent: {done}")
+                        continue
                     self._step_record(ref, StepStatus.FAILED, {}, str(exc))
                     self._commit_move(incident, S.ROLLING_BACK, f"precondition failed: {exc}")
                     return True
@@ -744,19 +747,26 @@ class Orchestrator:
                 failures.append(f"step {index + 1}: {exc}")
             self._step_record(ref, status, source.pre_state, detail)
         result = self._run_verification(incident, plan, VerificationPhase.AFTER_ROLLBACK)
-        reason = "remediation did not verify; rolled back"
+        reason, outcome = "remediation did not verify; rolled back", Outcome.ROLLED_BACK
+        after = "after rollback the system is"
+        if not done_forward and not started_forward:  # refused or not needed: nothing changed
+            refused = [r.detail for r in records if r.status in _NOT_RUN][:1]
+            reason = "nothing was changed: " + "; ".join(refused or ["no step ran"])
+            outcome, after = Outcome.ESCALATED, "the system is"
         if failures:
             reason += f"; rollback failed for {', '.join(failures)}"
-        reason += f"; after rollback the system is {result.verdict.value}"
+        reason += f"; {after} {result.verdict.value}"
         self._checkpoint("before-commit:escalated")
         with self._rt.store.unit_of_work() as uow:
             self._store_verification(uow, result)
-            changed = self._move(uow, incident, S.ESCALATED, reason, outcome=Outcome.ROLLED_BACK)
+            changed = self._move(uow, incident, S.ESCALATED, reason, outcome=outcome)
             self._notify(uow, changed, "escalation", reason)
         return True
 
 
 _GIVEN_UP = frozenset({StepStatus.FAILED, StepStatus.DIVERGED})
+_DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
+_NOT_RUN = frozenset({StepStatus.FAILED, StepStatus.SKIPPED})
 
 
 @dataclass(frozen=True)

@@ -218,3 +218,26 @@ def test_an_effect_without_a_trace_stays_unknown_and_is_left_to_the_idempotency_
     assert found is Reconciliation.UNKNOWN and "no trace" in why
     gone = PlanStep(action="rollback_deploy", target="nowhere", params={"to_version": "1"})
     assert executor.reconcile(gone, pre, StepKind.FORWARD)[0] is Reconciliation.UNKNOWN
+
+
+def test_a_step_is_already_done_only_when_the_target_shows_what_it_would_leave() -> None:
+    sim = platform()
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    running = sim.state.services["checkout"].version
+    pool = sim.state.services["checkout"].config.get("db_pool_size", "")
+    deployed = PlanStep(action="rollback_deploy", target="checkout", params={"to_version": running})
+    assert executor.already_done(deployed) == (
+        f"checkout already shows {running!r}, what rollback_deploy would leave"
+    )
+    assert executor.already_done(plan("0.0.1").steps[0]) is None  # another release
+    same = {"key": "db_pool_size", "to_value": pool}
+    assert executor.already_done(PlanStep(action="revert_config", target="checkout", params=same))
+    other = {"key": "db_pool_size", "to_value": pool + "0"}
+    assert not executor.already_done(
+        PlanStep(action="revert_config", target="checkout", params=other)
+    )
+    # relative changes and traceless actions are never "already done"
+    doubled = PlanStep(action="increase_memory_limit", target="checkout", params={"factor": 2.0})
+    assert executor.already_done(doubled) is None
+    assert executor.already_done(PlanStep(action="restart_service", target="checkout")) is None
+    assert executor.already_done(PlanStep(action="restart_service", target="nope")) is None
