@@ -22,8 +22,9 @@ from arf.ledger.keys import create_key, publish_verifier
 from arf.oversight.identities import hash_token
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
-from arf.runtime.orchestrator import Checkpoint, Orchestrator
+from arf.runtime.orchestrator import Orchestrator
 from arf.runtime.settings import write_settings_file
+from arf.runtime.step_log import Checkpoint
 from arf.sim.faults import Scenario, demo_scenarios, fault_undone
 from arf.sim.model import FaultRecord
 

@@ -11,7 +11,6 @@ deduplicates; changed by someone else: diverged, never touched again, and escala
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 
 from pydantic import JsonValue
 
@@ -49,19 +48,16 @@ from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
 from arf.runtime.leases import claim_targets
 from arf.runtime.snapshots import build_snapshot, has_late_evidence, store_snapshot
+from arf.runtime.step_log import Checkpoint, StepLog, StepRef, no_checkpoint
 
 S = IncidentState
-Checkpoint = Callable[[str], None]
-
-
-def _no_checkpoint(_name: str) -> None:
-    return None
 
 
 class Orchestrator:
-    def __init__(self, runtime: Runtime, checkpoint: Checkpoint = _no_checkpoint) -> None:
+    def __init__(self, runtime: Runtime, checkpoint: Checkpoint = no_checkpoint) -> None:
         self._rt = runtime
         self._checkpoint = checkpoint
+        self._steps = StepLog(runtime, checkpoint)
         self._handlers: Mapping[IncidentState, Callable[[Incident], bool]] = {
             S.OPEN: self._assemble,
             S.CONTEXT_READY: self._diagnose,
@@ -513,63 +509,6 @@ class Orchestrator:
         self._commit_move(incident, S.EXECUTING, f"executing plan {decision.plan_hash[:12]}")
         return True
 
-    def _step_record(
-        self, ref: _StepRef, status: StepStatus, pre_state: Mapping[str, JsonValue], detail: str
-    ) -> None:
-        record = ExecutionRecord(
-            execution_id=self._rt.ids.new("exe"),
-            incident_id=ref.incident_id,
-            plan_hash=ref.plan_hash,
-            step_index=ref.index,
-            kind=ref.kind,
-            action=ref.step.action,
-            target=ref.step.target,
-            params=dict(ref.step.params),
-            idempotency_key=ref.key,
-            pre_state=dict(pre_state),
-            status=status,
-            detail=detail[:2000],
-            at=self._rt.clock.now(),
-        )
-        self._checkpoint(f"before-record:{ref.kind.value}:{status.value}")
-        with self._rt.store.unit_of_work() as uow:
-            uow.put_execution(record)
-            self._record(
-                uow,
-                "execution.step",
-                ref.incident_id,
-                {
-                    "execution_id": record.execution_id,
-                    "plan_hash": ref.plan_hash,
-                    "step_index": ref.index,
-                    "kind": ref.kind.value,
-                    "action": ref.step.action,
-                    "target": ref.step.target,
-                    "status": status.value,
-                    "idempotency_key": ref.key,
-                    "detail": record.detail,
-                },
-            )
-        self._checkpoint(f"after-record:{ref.kind.value}:{status.value}")
-
-    def _settle(self, ref: _StepRef, pre_state: Mapping[str, JsonValue]) -> Reconciliation:
-        """A step was started and its outcome never recorded (the process stopped): record it
-        as in doubt, then read the target's real state. An applied step is recorded as done
-        without being sent again; a diverged one (changed by something else) as such, and is
-        never touched again; the rest is sent again under the same idempotency key."""
-        self._step_record(
-            ref,
-            StepStatus.IN_DOUBT,
-            pre_state,
-            "the process stopped before this step's outcome was recorded: reconciling",
-        )
-        found, why = self._rt.executor.reconcile(ref.step, pre_state, ref.kind)
-        if found is Reconciliation.APPLIED:
-            self._step_record(ref, StepStatus.SUCCEEDED, pre_state, f"reconciled: {why}")
-        elif found is Reconciliation.DIVERGED:
-            self._step_record(ref, StepStatus.DIVERGED, pre_state, f"reconciled: {why}")
-        return found
-
     def _execute(self, incident: Incident) -> bool:
         try:
             plan, decision, approvals, records = self._load_plan(incident.incident_id)
@@ -594,7 +533,7 @@ class Orchestrator:
                 self._commit_move(incident, S.ROLLING_BACK, f"lease lost: {lost}")
                 return True
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/forward"
-            ref = _StepRef(
+            ref = StepRef(
                 incident.incident_id, decision.plan_hash, index, StepKind.FORWARD, step, key
             )
             started = next((r for r in mine if r.status is StepStatus.STARTED), None)
@@ -603,15 +542,15 @@ class Orchestrator:
                     pre_state = self._rt.executor.capture(step)
                 except ExecutionError as exc:
                     if done := self._rt.executor.already_done(step):
-                        self._step_record(ref, StepStatus.SKIPPED, {}, f"nothing sent: {done}")
+                        self._steps.record(ref, StepStatus.SKIPPED, {}, f"nothing sent: {done}")
                         continue
-                    self._step_record(ref, StepStatus.FAILED, {}, str(exc))
+                    self._steps.record(ref, StepStatus.FAILED, {}, str(exc))
                     self._commit_move(incident, S.ROLLING_BACK, f"precondition failed: {exc}")
                     return True
-                self._step_record(ref, StepStatus.STARTED, pre_state, "pre-state captured")
+                self._steps.record(ref, StepStatus.STARTED, pre_state, "pre-state captured")
             else:
                 pre_state = dict(started.pre_state)  # resumed after a crash: same key
-                found = self._settle(ref, pre_state)
+                found = self._steps.settle(ref, pre_state)
                 if found is Reconciliation.APPLIED:
                     continue
                 if found is Reconciliation.DIVERGED:
@@ -622,10 +561,10 @@ class Orchestrator:
                 detail = self._rt.executor.run_step(step, pre_state, key)
                 self._checkpoint("after-effect:forward")
             except ExecutionError as exc:
-                self._step_record(ref, StepStatus.FAILED, pre_state, str(exc))
+                self._steps.record(ref, StepStatus.FAILED, pre_state, str(exc))
                 self._commit_move(incident, S.ROLLING_BACK, f"step {index + 1} failed: {exc}")
                 return True
-            self._step_record(ref, StepStatus.SUCCEEDED, pre_state, detail)
+            self._steps.record(ref, StepStatus.SUCCEEDED, pre_state, detail)
         self._commit_move(incident, S.VERIFYING, "every step executed")
         return True
 
@@ -726,13 +665,13 @@ class Orchestrator:
                 continue
             source = done_forward.get(index) or started_forward[index]
             key = f"{incident.incident_id}/{plan.plan_hash()[:16]}/{index}/rollback"
-            ref = _StepRef(
+            ref = StepRef(
                 incident.incident_id, decision.plan_hash, index, StepKind.ROLLBACK, step, key
             )
             if not any(r.status is StepStatus.STARTED for r in mine):
-                self._step_record(ref, StepStatus.STARTED, source.pre_state, "rolling back")
+                self._steps.record(ref, StepStatus.STARTED, source.pre_state, "rolling back")
             else:
-                found = self._settle(ref, source.pre_state)
+                found = self._steps.settle(ref, source.pre_state)
                 if found is Reconciliation.DIVERGED:
                     failures.append(f"step {index + 1}: left alone, something else changed it")
                 if found in (Reconciliation.APPLIED, Reconciliation.DIVERGED):
@@ -745,7 +684,7 @@ class Orchestrator:
             except ExecutionError as exc:
                 detail, status = str(exc), StepStatus.FAILED
                 failures.append(f"step {index + 1}: {exc}")
-            self._step_record(ref, status, source.pre_state, detail)
+            self._steps.record(ref, status, source.pre_state, detail)
         result = self._run_verification(incident, plan, VerificationPhase.AFTER_ROLLBACK)
         reason, outcome = "remediation did not verify; rolled back", Outcome.ROLLED_BACK
         after = "after rollback the system is"
@@ -767,18 +706,6 @@ class Orchestrator:
 _GIVEN_UP = frozenset({StepStatus.FAILED, StepStatus.DIVERGED})
 _DONE = frozenset({StepStatus.SUCCEEDED, StepStatus.SKIPPED})
 _NOT_RUN = frozenset({StepStatus.FAILED, StepStatus.SKIPPED})
-
-
-@dataclass(frozen=True)
-class _StepRef:
-    """One step of one plan, forward or backward, and its idempotency key."""
-
-    incident_id: str
-    plan_hash: str
-    index: int
-    kind: StepKind
-    step: PlanStep
-    key: str
 
 
 def _decision_summary(decision: DecisionEnvelope) -> dict[str, JsonValue]:
