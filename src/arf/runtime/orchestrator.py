@@ -46,6 +46,7 @@ from arf.ledger import chain
 from arf.oversight.approvals import check_approval, quorum_met, repeats_request
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
+from arf.runtime.deferral import after_deferral, holders, record_deferral
 from arf.runtime.leases import claim_targets
 from arf.runtime.snapshots import build_snapshot, has_late_evidence, store_snapshot
 from arf.runtime.step_log import Checkpoint, StepLog, StepRef, no_checkpoint
@@ -169,14 +170,13 @@ class Orchestrator:
             self._move(uow, incident, S.CONTEXT_READY, "context snapshot assembled")
         return True
 
-    def _reassess(self, incident: Incident, previous: ContextSnapshot) -> bool:
-        """Late evidence after a diagnosis: a new snapshot version, back to diagnosis (a
-        pending approval request is withdrawn; approvals are bound to the decision)."""
+    def _reassess(self, incident: Incident, previous: ContextSnapshot, why: str = "") -> bool:
+        """Late evidence after a diagnosis (or the end of a remediation it waited for): a new
+        snapshot version, back to diagnosis (a pending approval request is withdrawn;
+        approvals are bound to the decision)."""
         snapshot, late = build_snapshot(self._rt, incident, previous)
-        reason = (
-            f"{late} signal(s) arrived after context v{previous.version}; reassessing with"
-            f" v{snapshot.version}"
-        )
+        why = why or f"{late} signal(s) arrived after context v{previous.version}"
+        reason = f"{why}; reassessing with v{snapshot.version}"
         self._checkpoint("before-commit:context_ready")
         with self._rt.store.unit_of_work() as uow:
             store_snapshot(uow, self._rt, snapshot, previous, late)
@@ -263,11 +263,20 @@ class Orchestrator:
                 reason += f"; rejected: {'; '.join(problems[:3])}"
             return self._escalate(incident, reason)
         plan = plans[0]
+        now = self._rt.clock.now()
+        history = self._rt.run_history.runs(now)
+        if busy := holders(history, incident.incident_id, plan):
+            record_deferral(self._rt, incident.incident_id, snapshot, busy)
+            return False  # another incident's remediation is in flight on a target: wait
+        waited = after_deferral(self._rt, incident.incident_id, snapshot)
+        if waited == "settle":
+            return False  # what it waited for just ended: its symptoms may be clearing
+        if waited == "reassess":
+            return self._reassess(incident, snapshot, "the remediation it waited for is over")
         try:
             blast = self._rt.executor.estimate(plan.steps)
         except ExecutionError as exc:
             return self._escalate(incident, f"cannot size the plan: {exc}")
-        now = self._rt.clock.now()
         with self._rt.store.unit_of_work() as uow:
             controls = uow.get_controls()
         decision = decide(
@@ -279,7 +288,7 @@ class Orchestrator:
                 blast_radius=blast,
                 signal_count=signal_count,
                 now=now,
-                history=self._rt.run_history.runs(now),
+                history=history,
                 controls=controls,
             ),
             self._rt.policy,
