@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from pydantic import JsonValue
-
 from arf.core.clock import ManualClock
 from arf.core.records import (
     ActionSpec,
@@ -24,6 +22,7 @@ from arf.runtime.container import Runtime
 from arf.runtime.demo import DemoDriver
 from arf.runtime.ingest import Ingestor
 from arf.sim.faults import datastore_disk_failure
+from tests.integration.driving import firing_alert
 
 S = IncidentState
 
@@ -63,24 +62,6 @@ class SamePlan:
         )
 
 
-def _alert(runtime: Runtime, service: str, name: str) -> JsonValue:
-    now = runtime.clock.now().isoformat().replace("+00:00", "Z")
-    return {
-        "version": "4",
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": service, "severity": "critical"},
-                "annotations": {"summary": f"{name} on {service}"},
-                "startsAt": now,
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": f"{name}-{service}",
-            }
-        ],
-    }
-
-
 def _state(runtime: Runtime, incident_id: str) -> IncidentState:
     with runtime.store.unit_of_work() as uow:
         return uow.get_incident(incident_id).state
@@ -111,7 +92,7 @@ def test_a_second_incident_waits_for_the_remediation_on_its_target_then_is_reass
     clock.advance(11 * 60)
     [second] = (
         Ingestor(runtime)
-        .ingest("alertmanager", _alert(runtime, "orders-db", "ReplicationLagHigh"))
+        .ingest("alertmanager", firing_alert(runtime, "orders-db", "ReplicationLagHigh"))
         .opened
     )
     runtime.reasoner = SamePlan(held)

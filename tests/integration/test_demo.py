@@ -17,6 +17,7 @@ from arf.runtime.metrics import metrics_of
 from arf.runtime.operations import answer
 from arf.sim.faults import fault_undone
 from tests.conftest import make_runtime
+from tests.integration.driving import drive_to_ready
 
 APPROVER = Identity("demo-approver", frozenset({"approver"}))
 
@@ -161,22 +162,7 @@ def test_a_plan_edited_in_the_database_after_its_decision_is_refused(tmp_path: P
     runtime = make_runtime(tmp_path, ManualClock(START))
     driver = DemoDriver(runtime, lambda _line: None)
     bad_deploy(runtime.platform, "checkout", "1.5.0")
-    incident_id = ""
-    for _ in range(40):  # drive the world, but stop each incident before it executes
-        runtime.clock.sleep(15)
-        runtime.platform.tick()
-        driver.deliver()
-        with runtime.store.unit_of_work() as uow:
-            incidents = uow.list_incidents()
-        for incident in incidents:
-            incident_id = incident.incident_id
-            while incident.state is not IncidentState.READY and driver.orchestrator.step(
-                incident_id
-            ):
-                with runtime.store.unit_of_work() as uow:
-                    incident = uow.get_incident(incident_id)
-        if incidents and incidents[0].state is IncidentState.READY:
-            break
+    incident_id = drive_to_ready(runtime, driver)  # stop the incident before it executes
     with runtime.store.unit_of_work() as uow:
         assert uow.get_incident(incident_id).state is IncidentState.READY
     # Someone with database access swaps the plan's target version after the decision.

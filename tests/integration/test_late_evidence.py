@@ -6,7 +6,6 @@ versions is bounded."""
 from __future__ import annotations
 
 import pytest
-from pydantic import JsonValue
 
 from arf.core.clock import ManualClock
 from arf.core.errors import InputError
@@ -19,26 +18,9 @@ from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Orchestrator
 from arf.signals.context import evidence_id_for
 from arf.sim.faults import datastore_disk_failure
+from tests.integration.driving import firing_alert
 
 S = IncidentState
-
-
-def _alert(runtime: Runtime, service: str, name: str) -> JsonValue:
-    now = runtime.clock.now().isoformat().replace("+00:00", "Z")
-    return {
-        "version": "4",
-        "status": "firing",
-        "alerts": [
-            {
-                "status": "firing",
-                "labels": {"alertname": name, "service": service, "severity": "critical"},
-                "annotations": {"summary": f"{name} on {service}"},
-                "startsAt": now,
-                "endsAt": "0001-01-01T00:00:00Z",
-                "fingerprint": f"{name}-{service}",
-            }
-        ],
-    }
 
 
 def _snapshot_entries(runtime: Runtime, incident_id: str) -> list[dict[str, object]]:
@@ -59,7 +41,7 @@ def _opened(runtime: Runtime, clock: ManualClock) -> tuple[Ingestor, Orchestrato
     """An incident opened by one alert, its group wait over."""
     ingest, orchestrator = Ingestor(runtime), Orchestrator(runtime)
     [incident_id] = ingest.ingest(
-        "alertmanager", _alert(runtime, "checkout", "HighErrorRate")
+        "alertmanager", firing_alert(runtime, "checkout", "HighErrorRate")
     ).opened
     clock.advance(120)
     return ingest, orchestrator, incident_id
@@ -76,7 +58,7 @@ def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.DIAGNOSED
 
     clock.advance(10)
-    late = ingest.ingest("alertmanager", _alert(runtime, "checkout", "HighLatency"))
+    late = ingest.ingest("alertmanager", firing_alert(runtime, "checkout", "HighLatency"))
     assert late.attached == [incident_id]
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.CONTEXT_READY
     with runtime.store.unit_of_work() as uow:
@@ -108,7 +90,9 @@ def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_
 
     # a repeat of a signal already attached is not new evidence
     clock.advance(10)
-    assert ingest.ingest("alertmanager", _alert(runtime, "checkout", "HighLatency")).duplicates
+    assert ingest.ingest(
+        "alertmanager", firing_alert(runtime, "checkout", "HighLatency")
+    ).duplicates
     orchestrator.step(incident_id)
     assert _state(runtime, incident_id) is not S.CONTEXT_READY
     assert len(_snapshot_entries(runtime, incident_id)) == 2
@@ -120,7 +104,7 @@ def test_late_evidence_before_diagnosis_is_included_without_a_state_change(
     ingest, orchestrator, incident_id = _opened(runtime, clock)
     orchestrator.step(incident_id)
     clock.advance(5)
-    ingest.ingest("alertmanager", _alert(runtime, "checkout", "HighLatency"))
+    ingest.ingest("alertmanager", firing_alert(runtime, "checkout", "HighLatency"))
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.DIAGNOSED
     with runtime.store.unit_of_work() as uow:
         snapshot = uow.latest_snapshot(incident_id)
@@ -138,7 +122,7 @@ def test_versions_are_bounded_so_a_storm_cannot_stall_the_decision(
         orchestrator.step(incident_id)
         states.append(_state(runtime, incident_id))
         clock.advance(5)
-        ingest.ingest("alertmanager", _alert(runtime, "checkout", f"Symptom{n}"))
+        ingest.ingest("alertmanager", firing_alert(runtime, "checkout", f"Symptom{n}"))
     versions = [e["version"] for e in _snapshot_entries(runtime, incident_id)]
     assert versions == list(range(1, runtime.context_rules.max_versions + 1))
     # past the bound it was decided on the last version, symptoms still arriving
@@ -171,7 +155,7 @@ def test_a_pending_approval_request_is_withdrawn_when_new_evidence_arrives(
     assert version < runtime.context_rules.max_versions  # a version left to spend
 
     clock.advance(5)
-    Ingestor(runtime).ingest("alertmanager", _alert(runtime, "orders-db", "DiskErrorsRising"))
+    Ingestor(runtime).ingest("alertmanager", firing_alert(runtime, "orders-db", "DiskErrorsRising"))
     assert driver.orchestrator.step(incident_id)
     assert _state(runtime, incident_id) is S.CONTEXT_READY
     approver = Identity(name="sre-1", roles=frozenset(first_decision.required_roles))

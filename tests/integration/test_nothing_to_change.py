@@ -11,25 +11,9 @@ from arf.runtime.container import Runtime
 from arf.runtime.demo import DemoDriver
 from arf.sim.faults import config_drift, memory_exhaustion, repair
 from tests.conftest import START, make_runtime
+from tests.integration.driving import drive_to_ready
 
 S = IncidentState
-
-
-def _drive_to_ready(runtime: Runtime, driver: DemoDriver) -> str:
-    """Tick the world, stepping each incident no further than `ready`."""
-    for _ in range(40):
-        runtime.clock.sleep(15)
-        runtime.platform.tick()
-        driver.deliver()
-        with runtime.store.unit_of_work() as uow:
-            incidents = uow.list_incidents()
-        for incident in incidents:
-            while incident.state is not S.READY and driver.orchestrator.step(incident.incident_id):
-                with runtime.store.unit_of_work() as uow:
-                    incident = uow.get_incident(incident.incident_id)
-            if incident.state is S.READY:
-                return incident.incident_id
-    raise AssertionError("no incident became ready")
 
 
 def _finish(runtime: Runtime, driver: DemoDriver, incident_id: str) -> None:
@@ -47,7 +31,7 @@ def test_a_fix_someone_already_made_is_not_sent_again_and_the_incident_resolves(
     runtime = make_runtime(tmp_path, ManualClock(START))
     driver = DemoDriver(runtime, lambda _line: None)
     fault = config_drift(runtime.platform, "payments", "db_pool_size", "2")
-    incident_id = _drive_to_ready(runtime, driver)
+    incident_id = drive_to_ready(runtime, driver)
     repair(runtime.platform, fault)  # a person reverts it by hand before ARF gets to it
     sent_before = dict(runtime.platform.state.applied)
 
@@ -71,7 +55,7 @@ def test_a_step_its_preconditions_refuse_changes_nothing_and_escalates_as_such(
     driver = DemoDriver(runtime, lambda _line: None)
     runtime.platform.state.services["inventory"].memory_limit_mb = 5000
     memory_exhaustion(runtime.platform, "inventory", 8000)  # doubling would pass the cap
-    incident_id = _drive_to_ready(runtime, driver)
+    incident_id = drive_to_ready(runtime, driver)
     before = runtime.platform.state.services["inventory"].memory_limit_mb
 
     _finish(runtime, driver, incident_id)
