@@ -150,10 +150,11 @@ def _weigh_history(
     return weighed, notes
 
 
-def _reverted_pairs(changes: Sequence[Evidence]) -> dict[str, str]:
+def _reverted_pairs(changes: Sequence[Evidence], own_authors: frozenset[str]) -> dict[str, str]:
     """Changes that a later change on the same service undid (back from its `to` to its
     `from`, the same key for configuration), and those later reverts, each with why it is no
-    candidate for rolling back."""
+    candidate for rolling back. A change that undoes one of ARF's own (verified) fixes is no
+    such revert: it brings back the value the fix removed, and stays a candidate."""
     found: dict[str, str] = {}
     ordered = sorted(changes, key=lambda e: e.observed_at)
     for index, later in enumerate(ordered):
@@ -168,6 +169,8 @@ def _reverted_pairs(changes: Sequence[Evidence]) -> dict[str, str]:
                 earlier.attributes.get("key"),
             ) != (later.service, kind, key):
                 continue
+            if earlier.attributes.get("author") in own_authors:
+                break  # ARF's fix, undone by a later change: that change is the suspect
             if (earlier.attributes.get("from"), earlier.attributes.get("to")) == (
                 back_to,
                 back_from,
@@ -247,7 +250,7 @@ class EvidenceReasoner:
         # history, not a cause: undoing the revert brings back what the first change did
         # (ARF's own earlier fixes are such reverts), undoing the first is already done
         changes = [e for e in evidence if e.kind is SignalKind.CHANGE]
-        undone = _reverted_pairs(changes)
+        undone = _reverted_pairs(changes, self._own_authors)
         for change in changes:
             if change.evidence_id in undone:
                 rejected.append(f"{change.summary}: {undone[change.evidence_id]}")

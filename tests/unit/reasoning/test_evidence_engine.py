@@ -255,6 +255,35 @@ def test_arf_s_own_remediation_is_not_undone_even_when_what_it_fixed_is_out_of_v
     assert blamed.plans[0].steps[0].params == {"key": "db_pool_size", "to_value": "2"}
 
 
+def test_a_change_that_undoes_arf_s_own_fix_is_blamed_not_protected_as_a_revert() -> None:
+    # ARF fixed db_pool_size 2 -> 20 (an earlier fault, out of view); now someone sets 2
+    # again and latency climbs: that change is the suspect, and putting 20 back is the fix
+    result = diagnose(
+        snapshot(
+            change(
+                "c1",
+                "payments",
+                -20,
+                kind="config",
+                key="db_pool_size",
+                author="arf",
+                **{"from": "2", "to": "20"},
+            ),
+            change(
+                "c2",
+                "payments",
+                -4,
+                kind="config",
+                key="db_pool_size",
+                author="ops",
+                **{"from": "20", "to": "2"},
+            ),
+            alert("a1", "payments", "HighLatency"),
+        )
+    )
+    assert result.plans[0].steps[0].params == {"key": "db_pool_size", "to_value": "20"}
+
+
 def test_a_new_change_after_a_revert_is_still_blamed() -> None:
     result = diagnose(
         snapshot(
