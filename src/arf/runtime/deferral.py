@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
+from typing import Literal
 
 from arf.core.records import ActionRun, ContextSnapshot, RemediationPlan
 from arf.ledger import chain
@@ -51,7 +52,9 @@ def record_deferral(
             chain.append(uow, KIND, incident_id, payload, rt.clock.now())
 
 
-def after_deferral(rt: Runtime, incident_id: str, snapshot: ContextSnapshot) -> str:
+def after_deferral(
+    rt: Runtime, incident_id: str, snapshot: ContextSnapshot
+) -> Literal["decide", "settle", "reassess"]:
     """What to do with an incident no longer blocked: "decide" (it never waited since
     `snapshot`, or no new version is left), "settle" (what it waited for ended less than
     `settle_s` ago: its own symptoms may still be clearing), or "reassess"."""
