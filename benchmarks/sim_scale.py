@@ -35,6 +35,7 @@ from arf.core.errors import ArfError
 from arf.core.records import IncidentState, Verdict
 from arf.core.states import TERMINAL_STATES
 from arf.governance.calibration import FINISHED
+from arf.oversight.explain import routed_confidence
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor
 from arf.runtime.orchestrator import Orchestrator
@@ -168,10 +169,8 @@ def _calibration_figures(runtime: Runtime) -> dict[str, float]:
     with runtime.store.unit_of_work() as uow:
         for incident_id, verified in sorted(finished.items()):
             decision = uow.latest_decision(incident_id)
-            steps = decision.policy_input.get("steps") if decision else None
-            first = steps[0] if isinstance(steps, list) and steps else None
-            seen = first.get("diagnosis") if isinstance(first, dict) else None
-            if not isinstance(seen, dict):
+            seen = routed_confidence(decision) if decision else {}
+            if not seen:
                 continue
             raw.append(float(str(seen["raw_confidence"])))
             routed.append(float(str(seen["confidence"])))

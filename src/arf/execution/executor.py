@@ -22,7 +22,7 @@ from arf.core.records import (
     StepKind,
     Verdict,
 )
-from arf.execution.catalog import ActionCatalog, ActionDefinition
+from arf.execution.catalog import ActionCatalog, ActionDefinition, Effect
 
 
 class Reconciliation(StrEnum):
@@ -110,19 +110,27 @@ class Executor:
         the value it has, deploying the release that runs. A relative change (double the
         memory limit) is never already done.
         """
-        effect = self._definition(step).effect
-        if effect is None:
+        observed = self._observe(step)
+        if isinstance(observed, str):
             return None
-        try:
-            now = self._driver.describe(step.target)
-        except ExecutionError:
-            return None
-        if now is None:
-            return None
+        effect, now = observed
         seen = effect.read(step, now)
         if seen is None or seen != effect.after(step, now):
             return None
         return f"{step.target} already shows {seen!r}, what {step.action} would leave"
+
+    def _observe(self, step: PlanStep) -> tuple[Effect, Mapping[str, JsonValue]] | str:
+        """The action's declared effect and the target's state now, or why there is none."""
+        effect = self._definition(step).effect
+        if effect is None:
+            return f"{step.action} leaves no trace {step.target} shows"
+        try:
+            now = self._driver.describe(step.target)
+        except ExecutionError as exc:
+            return f"{step.target} could not be read: {exc}"
+        if now is None:
+            return f"{step.target} could not be found"
+        return effect, now
 
     def _perform(
         self, step: PlanStep, operations: list[tuple[str, dict[str, JsonValue]]], key: str
@@ -150,15 +158,10 @@ class Executor:
         when it shows the pre-state's value again; the other of the two means it did not
         happen. A platform that cannot describe the target settles nothing.
         """
-        effect = self._definition(step).effect
-        if effect is None:
-            return Reconciliation.UNKNOWN, f"{step.action} leaves no trace {step.target} shows"
-        try:
-            now = self._driver.describe(step.target)
-        except ExecutionError as exc:
-            return Reconciliation.UNKNOWN, f"{step.target} could not be read: {exc}"
-        if now is None:
-            return Reconciliation.UNKNOWN, f"{step.target} could not be found"
+        observed = self._observe(step)
+        if isinstance(observed, str):
+            return Reconciliation.UNKNOWN, observed
+        effect, now = observed
         before, after = effect.read(step, pre_state), effect.after(step, pre_state)
         goal, start = (after, before) if kind is StepKind.FORWARD else (before, after)
         seen = effect.read(step, now)

@@ -7,7 +7,7 @@ decision, and the policy input it evaluated is stored in the envelope for replay
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,6 +81,21 @@ def agreement(diagnosis: Diagnosis, plan: RemediationPlan) -> float:
     return round(len(backing) / len(answered), 4)
 
 
+def in_flight_holders(
+    runs: Sequence[ActionRun], incident_id: str, targets: Iterable[str]
+) -> dict[str, list[str]]:
+    """Other incidents with a remediation in flight on any of `targets`, with those targets
+    (what `one-remediation-per-target` counts, and what a deferred decision waits for)."""
+    wanted = set(targets)
+    found: dict[str, list[str]] = {}
+    for run in runs:
+        if run.outcome != "in_progress" or run.incident_id == incident_id:
+            continue
+        if run.target in wanted and run.target not in found.get(run.incident_id, []):
+            found.setdefault(run.incident_id, []).append(run.target)
+    return found
+
+
 def step_history(
     runs: Sequence[ActionRun],
     step: PlanStep,
@@ -105,7 +120,7 @@ def step_history(
         "service_autonomous_1h": sum(
             1 for r in on_target if r.route is Route.AUTONOMOUS and r.at >= now - timedelta(hours=1)
         ),
-        "active_on_target": len({r.incident_id for r in on_target if r.outcome == "in_progress"}),
+        "active_on_target": len(in_flight_holders(others, incident_id, [step.target])),
         "action_runs": len(same_action),
         "action_failures": failures,
         "action_failure_rate": round(failures / len(same_action), 4) if same_action else 0.0,

@@ -210,6 +210,7 @@ def routed_confidence(decision: DecisionEnvelope) -> dict[str, JsonValue]:
         return {}
     return {
         "confidence": seen.get("confidence"),
+        "raw_confidence": seen.get("raw_confidence"),
         "calibration_outcomes": seen.get("calibration_outcomes"),
         "provenance": seen.get("provenance"),
     }

@@ -7,34 +7,20 @@ about to fix it. Instead the second incident stays `diagnosed`, its ledger says 
 for (`decision.deferred`, once per set of holders and snapshot version), and when the holders
 are done it is reassessed on a new snapshot of the world they left (back to `context_ready`,
 within `ContextRules.max_versions`), so a fault already fixed closes as such instead of being
-"fixed" twice. The policy rule stays as the floor for whatever still collides.
+"fixed" twice. Who holds a target is `governance.decide.in_flight_holders`, the count the
+policy rule reads; the rule stays as the floor for whatever still collides.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import timedelta
 from typing import Literal
 
-from arf.core.records import ActionRun, ContextSnapshot, RemediationPlan
+from arf.core.records import ContextSnapshot
 from arf.ledger import chain
 from arf.runtime.container import Runtime
 
 KIND = "decision.deferred"
-
-
-def holders(
-    runs: Sequence[ActionRun], incident_id: str, plan: RemediationPlan
-) -> dict[str, list[str]]:
-    """Other incidents with a remediation in flight on a target of `plan`, with those targets."""
-    targets = {s.target for s in plan.steps}
-    found: dict[str, list[str]] = {}
-    for run in runs:
-        if run.outcome != "in_progress" or run.incident_id == incident_id:
-            continue
-        if run.target in targets and run.target not in found.get(run.incident_id, []):
-            found.setdefault(run.incident_id, []).append(run.target)
-    return found
 
 
 def record_deferral(

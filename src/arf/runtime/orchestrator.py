@@ -41,12 +41,12 @@ from arf.core.records import (
 )
 from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, transition
 from arf.execution.executor import Reconciliation
-from arf.governance.decide import DecisionRequest, decide
+from arf.governance.decide import DecisionRequest, decide, in_flight_holders
 from arf.ledger import chain
 from arf.oversight.approvals import check_approval, quorum_met, repeats_request
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
-from arf.runtime.deferral import after_deferral, holders, record_deferral
+from arf.runtime.deferral import after_deferral, record_deferral
 from arf.runtime.leases import claim_targets
 from arf.runtime.snapshots import build_snapshot, has_late_evidence, store_snapshot
 from arf.runtime.step_log import Checkpoint, StepLog, StepRef, no_checkpoint
@@ -265,7 +265,7 @@ class Orchestrator:
         plan = plans[0]
         now = self._rt.clock.now()
         history = self._rt.run_history.runs(now)
-        if busy := holders(history, incident.incident_id, plan):
+        if busy := in_flight_holders(history, incident.incident_id, (s.target for s in plan.steps)):
             record_deferral(self._rt, incident.incident_id, snapshot, busy)
             return False  # another incident's remediation is in flight on a target: wait
         waited = after_deferral(self._rt, incident.incident_id, snapshot)
