@@ -26,8 +26,9 @@ from arf.testing.crash import Inject
 from tests.conftest import START, make_runtime
 
 
-class SimulatedCrash(Exception):
-    pass
+class SimulatedCrash(BaseException):
+    """The process dies here: like SystemExit, no error boundary of ARF's may catch it (the
+    per-incident boundary catches `Exception`, which a real crash never raises)."""
 
 
 # the same two runs the SIGKILL test uses: a fix that converges, and one that does not

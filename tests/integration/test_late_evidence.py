@@ -58,7 +58,8 @@ def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.DIAGNOSED
 
     clock.advance(10)
-    late = ingest.ingest("alertmanager", firing_alert(runtime, "checkout", "HighLatency"))
+    delivery = firing_alert(runtime, "checkout", "HighLatency")
+    late = ingest.ingest("alertmanager", delivery)
     assert late.attached == [incident_id]
     assert orchestrator.step(incident_id) and _state(runtime, incident_id) is S.CONTEXT_READY
     with runtime.store.unit_of_work() as uow:
@@ -88,11 +89,10 @@ def test_a_signal_joining_after_diagnosis_makes_a_new_version_that_is_diagnosed_
         diagnosis = uow.latest_diagnosis(incident_id)
     assert diagnosis is not None and diagnosis.snapshot_hash == second.content_hash()
 
-    # a repeat of a signal already attached is not new evidence
+    # a repeat of a signal already attached (Alertmanager re-sends it with the same start
+    # time) is not new evidence
     clock.advance(10)
-    assert ingest.ingest(
-        "alertmanager", firing_alert(runtime, "checkout", "HighLatency")
-    ).duplicates
+    assert ingest.ingest("alertmanager", delivery).duplicates
     orchestrator.step(incident_id)
     assert _state(runtime, incident_id) is not S.CONTEXT_READY
     assert len(_snapshot_entries(runtime, incident_id)) == 2

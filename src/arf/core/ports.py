@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
@@ -29,6 +30,7 @@ from arf.core.records import (
     ServiceInfo,
     Signal,
     SignalKind,
+    SignalStatus,
     VerificationResult,
 )
 
@@ -39,6 +41,16 @@ class LedgerSink(Protocol):
     def ledger_head(self) -> LedgerEntry | None: ...
 
     def put_ledger_entry(self, entry: LedgerEntry) -> None: ...
+
+
+@dataclass(frozen=True)
+class SignalMark:
+    """What ingestion needs to know of a stored signal to tell a repeat from a new one."""
+
+    signal_id: str
+    fingerprint: str
+    status: SignalStatus
+    observed_at: datetime
 
 
 class StoredSignal(Protocol):
@@ -79,6 +91,10 @@ class UnitOfWork(LedgerSink, Protocol):
     def find_firing_signals(self, fingerprints: Sequence[str]) -> Mapping[str, StoredSignal]: ...
 
     def existing_signal_ids(self, signal_ids: Sequence[str]) -> set[str]: ...
+
+    def signal_marks(self, fingerprints: Sequence[str]) -> Sequence[SignalMark]:
+        """Every stored signal of these fingerprints, as id, status and start (one query)."""
+        ...
 
     def firing_signals_from(self, source: str) -> Sequence[StoredSignal]: ...
 

@@ -21,15 +21,20 @@ Params = dict[str, JsonValue]
 
 
 class Record(BaseModel):
-    """Base of every boundary record: frozen, strict about unknown fields."""
+    """Base of every boundary record: frozen, strict about unknown fields, finite numbers
+    only (NaN and infinities have no canonical JSON, so no record may carry one)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     def digest(self) -> str:
         return content_hash(self)
 
 
 # --------------------------------------------------------------------------- signals
+
+# The attribute of an alert signal that holds when its source says it started firing (an
+# alert that fires again later has a later start: a new instance of the same fingerprint).
+STARTS_AT = "starts_at"
 
 
 class SignalKind(StrEnum):

@@ -10,8 +10,11 @@ from arf.core.records import Incident, IncidentState, Outcome, Transition
 
 S = IncidentState
 
+# The ledger entry kind of one state change (written with the change, in its transaction).
+TRANSITION_KIND = "incident.transition"
+
 ALLOWED_TRANSITIONS: Mapping[IncidentState, frozenset[IncidentState]] = {
-    S.OPEN: frozenset({S.CONTEXT_READY, S.CLOSED}),
+    S.OPEN: frozenset({S.CONTEXT_READY, S.CLOSED, S.ESCALATED}),
     S.CONTEXT_READY: frozenset({S.DIAGNOSED, S.ESCALATED}),
     S.DIAGNOSED: frozenset({S.DECIDED, S.CLOSED, S.ESCALATED, S.CONTEXT_READY}),
     S.DECIDED: frozenset({S.READY, S.AWAITING_HUMAN, S.ESCALATED, S.CLOSED}),

@@ -245,12 +245,17 @@ def _errors(exc: ValidationError) -> list[str]:
     return found
 
 
+def _non_finite(name: str) -> object:
+    """`NaN`, `Infinity` and `-Infinity` are not JSON: an answer carrying one is refused."""
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def parse_answer(text: str) -> tuple[Answer | None, list[str]]:
     """The answer, or the reasons it is not one. Never raises on any input."""
     if len(text) > MAX_ANSWER_CHARS:
         return None, [f"the answer is longer than {MAX_ANSWER_CHARS} characters"]
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_non_finite)
     except (ValueError, RecursionError) as exc:
         return None, [f"the answer is not JSON ({str(exc)[:120]})"]
     if not isinstance(data, dict):

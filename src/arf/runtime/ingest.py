@@ -17,7 +17,14 @@ from pydantic import JsonValue
 
 from arf.core.errors import InputError
 from arf.core.ports import UnitOfWork
-from arf.core.records import Incident, IncidentState, Signal, SignalKind, SignalStatus
+from arf.core.records import (
+    STARTS_AT,
+    Incident,
+    IncidentState,
+    Signal,
+    SignalKind,
+    SignalStatus,
+)
 from arf.core.states import ACTIVE_STATES
 from arf.ledger import chain
 from arf.runtime.container import Runtime
@@ -39,6 +46,8 @@ from arf.signals.manual import requester_of
 from arf.signals.normalise import fingerprint
 
 EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
+# Kinds whose signals fire and resolve (a resolution ends the firing signal of its fingerprint).
+STATEFUL_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING, SignalKind.EVENT})
 FORMATS = (
     "alertmanager",
     "cloudevent",
@@ -194,15 +203,31 @@ class Ingestor:
     ) -> None:
         """Deduplicate, correlate and persist one delivery's (already redacted) signals.
 
-        One lookup of firing fingerprints and one read of the active incidents per delivery;
+        One lookup of firing fingerprints, one of what else is known of the delivery's
+        fingerprints, and one read of the active incidents per delivery;
         bulk inserts and updates; one ledger entry per incident opened and per incident that
         received signals (listing each signal's id and payload digest).
         """
         now = self._rt.clock.now()
         firing = dict(uow.find_firing_signals([s.fingerprint for s in signals]))
-        known_ids = uow.existing_signal_ids(
-            [s.signal_id for s in signals if s.kind.value not in ("alert", "finding")]
-        )
+        # Signals whose fingerprint is not firing may still have been seen: stored earlier and
+        # resolved since, or an instance older than one already over (a retried, out-of-order
+        # or HA-duplicated delivery). Either is a repeat, never a second row or a new incident.
+        asked = [
+            s.fingerprint
+            for s in signals
+            if s.fingerprint not in firing
+            or s.status is SignalStatus.RESOLVED
+            or s.kind in EPISODIC_KINDS
+        ]
+        known_ids: set[str] = set()
+        ended: dict[str, datetime] = {}  # per fingerprint, the latest start known to be over
+        for mark in uow.signal_marks(asked):
+            known_ids.add(mark.signal_id)
+            if mark.status is SignalStatus.RESOLVED and mark.fingerprint not in firing:
+                latest = ended.get(mark.fingerprint)
+                if latest is None or mark.observed_at > latest:
+                    ended[mark.fingerprint] = mark.observed_at
         active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
         revisions = {incident_id: i.revision for incident_id, i in active.items()}
         held: dict[str, Incident] | None = None  # read only when a signal would open one
@@ -215,19 +240,33 @@ class Ingestor:
         attached: dict[str, list[Signal]] = {}
         for signal in signals:
             fingerprint = signal.fingerprint
-            if signal.status is SignalStatus.RESOLVED and signal.kind.value in (
-                "alert",
-                "finding",
-                "event",
-            ):
-                stored = firing.pop(fingerprint, None)
-                fresh = batch_firing.pop(fingerprint, None)
-                target = stored.signal.signal_id if stored else (fresh.signal_id if fresh else None)
-                if target is None:
-                    report.unmatched_resolutions += 1
-                else:
-                    resolved.append(target)
+            if signal.status is SignalStatus.RESOLVED and signal.kind in STATEFUL_KINDS:
+                stored = firing.get(fingerprint)
+                current = stored.signal if stored else batch_firing.get(fingerprint)
+                if current is not None and current.observed_at <= signal.observed_at:
+                    firing.pop(fingerprint, None)
+                    batch_firing.pop(fingerprint, None)
+                    resolved.append(current.signal_id)
+                    known_ids.add(current.signal_id)
                     report.resolved += 1
+                    if current.observed_at < signal.observed_at and signal.signal_id not in (
+                        known_ids
+                    ):
+                        # The end of a later instance than the one stored: remembered too, so a
+                        # late delivery of that instance's firing is known to be over.
+                        known_ids.add(signal.signal_id)
+                        new_rows.append((signal, None))
+                elif signal.signal_id in known_ids:
+                    report.duplicates += 1  # this resolution was stored before
+                    continue
+                else:
+                    # The end of an instance never seen firing here (its firing delivery is
+                    # late or lost): remembered, so that a late firing does not open an incident.
+                    known_ids.add(signal.signal_id)
+                    new_rows.append((signal, None))
+                    report.unmatched_resolutions += 1
+                if ended.get(fingerprint, signal.observed_at) <= signal.observed_at:
+                    ended[fingerprint] = signal.observed_at
                 continue
             earlier = firing.get(fingerprint)
             if (
@@ -237,20 +276,34 @@ class Ingestor:
             ):
                 earlier = None  # an event or log line seen again after a quiet spell is new
                 firing.pop(fingerprint, None)
+            before = earlier.signal if earlier else batch_firing.get(fingerprint)
+            if before is not None and _restarted(before, signal):
+                # The alert ended and fired again (a later start): the older instance is over,
+                # and this one is new.
+                resolved.append(before.signal_id)
+                known_ids.add(before.signal_id)
+                firing.pop(fingerprint, None)
+                batch_firing.pop(fingerprint, None)
+                earlier = None
             if earlier is not None or fingerprint in batch_firing:
                 repeats[
                     earlier.signal.signal_id if earlier else batch_firing[fingerprint].signal_id
                 ] += 1
                 report.duplicates += 1
                 continue
+            if signal.signal_id in known_ids or (
+                signal.kind in STATEFUL_KINDS
+                and signal.status is SignalStatus.FIRING
+                and fingerprint in ended
+                and signal.observed_at <= ended[fingerprint]
+            ):
+                report.duplicates += 1  # stored before, or an instance already over
+                continue
+            known_ids.add(signal.signal_id)
             if signal.kind.value not in ("alert", "finding") and not opens_incident(
                 signal, self._rt.correlation
             ):
                 # Changes, logs and minor events do not open incidents; context finds them.
-                if signal.signal_id in known_ids:
-                    report.duplicates += 1
-                    continue
-                known_ids.add(signal.signal_id)
                 if signal.status is SignalStatus.FIRING:
                     batch_firing[fingerprint] = signal
                 new_rows.append((signal, None))
@@ -374,6 +427,16 @@ class Ingestor:
             last_signal_at=now,
             requested_by=requester_of(signal),
         )
+
+
+def _restarted(before: Signal, signal: Signal) -> bool:
+    """Whether an alert with an explicit start time started again after `before` started."""
+    return (
+        signal.kind is SignalKind.ALERT
+        and STARTS_AT in before.attributes
+        and STARTS_AT in signal.attributes
+        and signal.observed_at > before.observed_at
+    )
 
 
 def ingest_many(runtime: Runtime, deliveries: Sequence[tuple[str, JsonValue]]) -> IngestReport:

@@ -15,7 +15,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pydantic import JsonValue
 
 from arf.core.canonical import canonical_json
-from arf.core.errors import AuthError, ExecutionError, InputError, IntegrityError
+from arf.core.errors import (
+    AuthError,
+    ConcurrentUpdateError,
+    ExecutionError,
+    InputError,
+    IntegrityError,
+)
 from arf.core.grounding import diagnosis_problems
 from arf.core.ports import UnitOfWork
 from arf.core.records import (
@@ -39,7 +45,7 @@ from arf.core.records import (
     VerificationPhase,
     VerificationResult,
 )
-from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, transition
+from arf.core.states import ACTIVE_STATES, TERMINAL_STATES, TRANSITION_KIND, is_allowed, transition
 from arf.execution.executor import Reconciliation
 from arf.governance.decide import DecisionRequest, decide, in_flight_holders
 from arf.ledger import chain
@@ -47,6 +53,7 @@ from arf.oversight.approvals import check_approval, quorum_met, repeats_request
 from arf.oversight.identities import SYSTEM_IDENTITY, Identity
 from arf.runtime.container import Runtime
 from arf.runtime.deferral import after_deferral, record_deferral
+from arf.runtime.faults import FaultBoundary
 from arf.runtime.leases import claim_targets
 from arf.runtime.snapshots import build_snapshot, has_late_evidence, store_snapshot
 from arf.runtime.step_log import Checkpoint, StepLog, StepRef, no_checkpoint
@@ -59,6 +66,7 @@ class Orchestrator:
         self._rt = runtime
         self._checkpoint = checkpoint
         self._steps = StepLog(runtime, checkpoint)
+        self._faults = FaultBoundary(runtime, self._give_up)
         self._handlers: Mapping[IncidentState, Callable[[Incident], bool]] = {
             S.OPEN: self._assemble,
             S.CONTEXT_READY: self._diagnose,
@@ -73,15 +81,31 @@ class Orchestrator:
 
     # ------------------------------------------------------------------ driving
     def run_pending(self, max_steps: int = 10_000) -> int:
-        """Advance every active incident until none can move; returns the steps taken."""
+        """Advance every active incident until none can move; returns the steps taken.
+
+        Each incident is advanced inside its own error boundary: an error while advancing one
+        incident is recorded against it (see `faults`), that incident is not tried again in
+        this call, and every other incident proceeds.
+        """
         steps = 0
         progressed = True
+        faulted: set[str] = set()
         while progressed and steps < max_steps:
             progressed = False
             with self._rt.store.unit_of_work() as uow:
                 active = [i.incident_id for i in uow.list_incidents(sorted(ACTIVE_STATES))]
             for incident_id in active:
-                if self.step(incident_id):
+                if incident_id in faulted:
+                    continue
+                try:
+                    moved = self.step(incident_id)
+                except ConcurrentUpdateError:
+                    continue  # another writer moved it first: read it again next pass
+                except Exception as exc:  # noqa: BLE001 - one incident's fault stops no other
+                    faulted.add(incident_id)
+                    self._faults.record(incident_id, exc)
+                    continue
+                if moved:
                     progressed = True
                     steps += 1
         return steps
@@ -106,7 +130,7 @@ class Orchestrator:
             incident, to_state, reason=reason, at=self._rt.clock.now(), actor=actor, outcome=outcome
         )
         uow.update_incident(changed, incident.revision)
-        chain.append(uow, "incident.transition", incident.incident_id, record, self._rt.clock.now())
+        chain.append(uow, TRANSITION_KIND, incident.incident_id, record, self._rt.clock.now())
         if to_state in TERMINAL_STATES:
             uow.release_targets(incident.incident_id)  # its remediation is over
         return changed
@@ -155,6 +179,24 @@ class Orchestrator:
             self._notify(uow, changed, "escalation", reason)
         self._checkpoint("after-commit:escalated")
         return True
+
+    def _give_up(self, uow: UnitOfWork, incident: Incident, reason: str) -> None:
+        """The fault boundary's last resort: a person takes over. A remediation under way
+        (executing, verifying) is rolled back first; the rollback escalates in turn."""
+        if is_allowed(incident.state, S.ESCALATED):
+            changed = self._move(uow, incident, S.ESCALATED, reason)
+            self._notify(uow, changed, "escalation", reason)
+        else:
+            self._move(uow, incident, S.ROLLING_BACK, reason)
+
+    def _why_rolling_back(self, incident_id: str) -> str | None:
+        """The reason recorded when the incident entered `rolling_back`."""
+        with self._rt.store.unit_of_work() as uow:
+            entries = uow.ledger_for_incident(incident_id)
+        for entry in reversed(entries):
+            if entry.kind == TRANSITION_KIND and entry.payload.get("to_state") == S.ROLLING_BACK:
+                return str(entry.payload.get("reason", "")) or None
+        return None
 
     # ------------------------------------------------------------------ 2 assemble
     def _assemble(self, incident: Incident) -> bool:
@@ -699,7 +741,8 @@ class Orchestrator:
         after = "after rollback the system is"
         if not done_forward and not started_forward:  # refused or not needed: nothing changed
             refused = [r.detail for r in records if r.status in _NOT_RUN][:1]
-            reason = "nothing was changed: " + "; ".join(refused or ["no step ran"])
+            why = refused or [self._why_rolling_back(incident.incident_id) or "no step ran"]
+            reason = "nothing was changed: " + "; ".join(why)
             outcome, after = Outcome.ESCALATED, "the system is"
         if failures:
             reason += f"; rollback failed for {', '.join(failures)}"

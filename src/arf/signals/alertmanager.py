@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from arf.core.errors import InputError
-from arf.core.records import Signal, SignalKind, SignalStatus
+from arf.core.records import STARTS_AT, Signal, SignalKind, SignalStatus
 from arf.signals.normalise import (
     fingerprint,
     label_fingerprint,
@@ -65,7 +65,7 @@ def parse_alert(alert: object, index: int, received_at: datetime) -> Signal:
     summary = annotations.get("summary") or annotations.get("description") or alertname
     body = "\n".join(f"{k}: {v}" for k, v in sorted(annotations.items()))
     starts = starts_at.isoformat()
-    attributes: dict[str, object] = {"alertname": alertname, "starts_at": starts}
+    attributes: dict[str, object] = {"alertname": alertname, STARTS_AT: starts}
     if alert.get("generatorURL"):
         attributes["generator_url"] = str(alert.get("generatorURL"))
     return Signal(

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from arf.core.errors import InputError
-from arf.core.records import Signal, SignalKind, SignalStatus
+from arf.core.records import STARTS_AT, Signal, SignalKind, SignalStatus
 from arf.signals.alertmanager import ENVIRONMENT_LABELS, SERVICE_LABELS, ParseResult
 from arf.signals.normalise import (
     fingerprint,
@@ -67,7 +67,7 @@ def parse_alerts(payload: object, received_at: datetime) -> ParseResult:
                     labels=labels,
                     attributes={
                         "alertname": name,
-                        "starts_at": active.isoformat(),
+                        STARTS_AT: active.isoformat(),
                         "value": str(alert.get("value", "")),
                     },
                     observed_at=active,

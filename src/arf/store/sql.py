@@ -34,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from arf.core.canonical import canonical_json
 from arf.core.errors import ConcurrentUpdateError, ConfigError, NotFoundError
+from arf.core.ports import SignalMark
 from arf.core.records import (
     Approval,
     ContextSnapshot,
@@ -184,6 +185,27 @@ class SqlUnitOfWork:
             )
         return found
 
+    def signal_marks(self, fingerprints: Sequence[str]) -> list[SignalMark]:
+        found: list[SignalMark] = []
+        unique = sorted(set(fingerprints))
+        columns = schema.signals.c
+        for start in range(0, len(unique), 500):
+            rows = self._conn.execute(
+                select(
+                    columns.signal_id, columns.fingerprint, columns.status, columns.observed_at
+                ).where(columns.fingerprint.in_(unique[start : start + 500]))
+            )
+            found.extend(
+                SignalMark(
+                    row.signal_id,
+                    row.fingerprint,
+                    SignalStatus(row.status),
+                    datetime.fromisoformat(row.observed_at),
+                )
+                for row in rows
+            )
+        return found
+
     def insert_signals(self, items: Sequence[tuple[Signal, str | None]]) -> None:
         if items:
             self._conn.execute(insert(schema.signals), [self._signal_row(s, i) for s, i in items])
@@ -219,7 +241,9 @@ class SqlUnitOfWork:
             "status": signal.status.value,
             "observed_at": _ts(signal.observed_at),
             "last_seen_at": _ts(signal.received_at),
-            "resolved_at": None,
+            "resolved_at": (
+                _ts(signal.received_at) if signal.status is SignalStatus.RESOLVED else None
+            ),
             "occurrences": 1,
             # pydantic's serialiser, not canonical JSON: nothing hashes this text but the
             # retention digest, which reads it back as stored (a storm writes it 10^5 times)
