@@ -14,25 +14,32 @@ CHECKOV := $(VENV)/checkov/bin/checkov
 PROMETHEUS := /usr/bin/prometheus
 ALERTMANAGER := /usr/bin/prometheus-alertmanager
 LABDEPS := $(VENV)/.installed-lab
+LOCKS := requirements
+UV_VERSION ?= 0.13.10
 
-.PHONY: demo test lint unit clean lab lab-down
+.PHONY: demo test lint unit clean lab lab-down lock
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(BASE): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e .
+# Every install is from a lock file (requirements/*.lock: exact versions, resolved for
+# Python 3.11 on Linux x86-64 by `make lock`), then ARF itself without dependencies.
+$(BASE): pyproject.toml $(LOCKS)/base.lock | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r $(LOCKS)/base.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(BASE)
 
-$(LOCAL): pyproject.toml | $(VENV)/bin/python
+$(LOCAL): pyproject.toml $(LOCKS)/local.lock | $(VENV)/bin/python
 	@echo "installing the local model backend (llama-cpp-python compiles once, ~3 min)"
-	$(PY) -m pip install --quiet -e ".[local]"
+	$(PY) -m pip install --quiet -r $(LOCKS)/local.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(LOCAL)
 
-$(DEV): pyproject.toml | $(VENV)/bin/python
+$(DEV): pyproject.toml $(LOCKS)/dev.lock | $(VENV)/bin/python
 	@echo "installing the test dependencies (llama-cpp-python compiles once, ~3 min)"
-	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m pip install --quiet -r $(LOCKS)/dev.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(DEV) $(BASE) $(LOCAL) $(LABDEPS)
 
 $(CHECKOV): | $(VENV)/bin/python
@@ -46,9 +53,19 @@ $(PROMETHEUS) $(ALERTMANAGER):
 	  || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus \
 	  prometheus-alertmanager >/dev/null)
 
-$(LABDEPS): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e ".[lab]"
+$(LABDEPS): pyproject.toml $(LOCKS)/lab.lock | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -r $(LOCKS)/lab.lock
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $(LABDEPS)
+
+# Resolve the lock files again from pyproject.toml (newest versions its bounds allow), with uv.
+lock: | $(VENV)/bin/python
+	$(PY) -m pip install --quiet "uv==$(UV_VERSION)"
+	for extra in base local lab dev; do \
+	  $(VENV)/bin/uv pip compile pyproject.toml $$( [ $$extra = base ] || echo --extra $$extra ) \
+	    --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
+	    --no-annotate --no-header --quiet -o $(LOCKS)/$$extra.lock || exit 1; \
+	done
 
 # The real lab on loopback (`arf lab status|inject|down` then act on it; see docs/lab.md).
 lab: $(LABDEPS) $(CHECKOV) $(PROMETHEUS) $(ALERTMANAGER)

@@ -83,7 +83,7 @@ def test_missing_file_and_unknown_incident(tmp_path: Path) -> None:
 def test_a_bad_policy_file_names_file_and_line(tmp_path: Path) -> None:
     policy = tmp_path / "policy.yaml"
     policy.write_text("rules:\n  - id: typo\n    when: plan.confidense > 0.5\n    effect: deny\n")
-    result = arf(tmp_path / "home", "incidents", env={"ARF_POLICY": str(policy)})
+    result = arf(tmp_path / "home", "run", env={"ARF_POLICY": str(policy)})
     assert_one_line_error(result, f"{policy}:2: rule 'typo': plan has no field 'confidense'")
 
 

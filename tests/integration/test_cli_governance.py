@@ -117,6 +117,7 @@ def test_policy_calibration_shows_claims_against_verified_outcomes(
     [row] = document["bins"]  # every demo plan claimed 0.8-1.0
     assert row["provenance"] == "evidence" and row["plans"] >= 5
     assert row["verified"] == row["plans"] and row["calibrated"] is False
+    assert arf(tmp_path / "fresh", "run").returncode == 0  # a home with no plans yet
     empty = arf(tmp_path / "fresh", "policy", "calibration")
     assert empty.returncode == 0 and "no finished remediation plans" in empty.stdout
 

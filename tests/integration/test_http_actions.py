@@ -76,7 +76,7 @@ http_actions:
     method: PUT
     url: "{base}/api/flags/{{flag}}"
     body: {{enabled: "{{enabled}}"}}
-    auth: {{type: hmac, secret_env: ARF_FLAGS_SECRET}}
+    auth: {{type: hmac, secret_env: FLAGS_API_SECRET}}
     params:
       flag: {{type: string, pattern: "^[a-z0-9-]{{1,64}}$"}}
       enabled: {{type: boolean}}
@@ -85,7 +85,7 @@ http_actions:
   rerun_ci:
     method: POST
     url: "{base}/api/runs/{{run_id}}/rerun"
-    auth: {{type: bearer, token_env: ARF_CI_TOKEN}}
+    auth: {{type: bearer, token_env: CI_API_TOKEN}}
     params: {{run_id: {{type: integer, minimum: 1}}}}
     rollback: none
 """
@@ -94,7 +94,7 @@ http_actions:
 @pytest.fixture
 def executor(platform: Platform) -> Iterator[HttpExecutor]:
     actions = load_actions(config(platform.base), "actions.yaml")
-    environ = {"ARF_FLAGS_SECRET": FLAG_SECRET, "ARF_CI_TOKEN": CI_TOKEN}
+    environ = {"FLAGS_API_SECRET": FLAG_SECRET, "CI_API_TOKEN": CI_TOKEN}
     with httpx.Client(timeout=5) as client:
         yield HttpExecutor(actions, client, environ)
 
@@ -151,18 +151,18 @@ def test_failures_are_execution_errors(platform: Platform) -> None:
     actions = load_actions(config(platform.base), "actions.yaml")
     with httpx.Client(timeout=5) as client:
         no_secret = HttpExecutor(actions, client, {})
-        with pytest.raises(ExecutionError, match="ARF_CI_TOKEN is not set"):
+        with pytest.raises(ExecutionError, match="CI_API_TOKEN is not set"):
             no_secret.run("rerun_ci", {"run_id": 1}, "k")
-        wrong = HttpExecutor(actions, client, {"ARF_FLAGS_SECRET": "nope"})
+        wrong = HttpExecutor(actions, client, {"FLAGS_API_SECRET": "nope"})
         with pytest.raises(ExecutionError, match="HTTP 401"):
             wrong.run("set_flag", {"flag": "a", "enabled": True}, "k")
-        good = HttpExecutor(actions, client, {"ARF_CI_TOKEN": CI_TOKEN})
+        good = HttpExecutor(actions, client, {"CI_API_TOKEN": CI_TOKEN})
         platform.fail_next = True
         with pytest.raises(ExecutionError, match="HTTP 503"):
             good.run("rerun_ci", {"run_id": 1}, "k")
     platform.local.close()
     with httpx.Client(timeout=1) as client:
-        gone = HttpExecutor(actions, client, {"ARF_CI_TOKEN": CI_TOKEN})
+        gone = HttpExecutor(actions, client, {"CI_API_TOKEN": CI_TOKEN})
         with pytest.raises(ExecutionError, match="ConnectError"):
             gone.run("rerun_ci", {"run_id": 1}, "k")
 

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import threading
 import time
 from dataclasses import dataclass
@@ -76,12 +75,12 @@ class WebhookSecrets:
     gitlab: str | None = None  # GitLab: X-Gitlab-Token
 
     @classmethod
-    def from_environment(cls) -> "WebhookSecrets":
+    def from_settings(cls, settings: Settings) -> "WebhookSecrets":
         return cls(
-            bearer=os.environ.get("ARF_WEBHOOK_TOKEN") or None,
-            basic=os.environ.get("ARF_WEBHOOK_BASIC_AUTH") or None,
-            github=os.environ.get("ARF_GITHUB_WEBHOOK_SECRET") or None,
-            gitlab=os.environ.get("ARF_GITLAB_WEBHOOK_TOKEN") or None,
+            bearer=settings.webhook_token or None,
+            basic=settings.webhook_basic_auth or None,
+            github=settings.github_webhook_secret or None,
+            gitlab=settings.gitlab_webhook_token or None,
         )
 
 
@@ -420,7 +419,7 @@ class Worker(threading.Thread):
 def serve(settings: Settings, host: str, port: int) -> None:
     lock = WriterLock()
     runtime = build_runtime(settings, clock=WaitingClock(lock))
-    app = create_app(runtime, secrets=WebhookSecrets.from_environment(), lock=lock)
+    app = create_app(runtime, secrets=WebhookSecrets.from_settings(settings), lock=lock)
     worker = Worker(runtime, lock)
     worker.start()
     try:

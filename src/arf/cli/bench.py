@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from arf.cli.console import err, handled, out
-from arf.core.errors import InputError
+from arf.core.errors import ConfigError, InputError
 
 
 def _numbers(text: str, kind: type[int] | type[float], what: str) -> tuple[float, ...]:
@@ -52,7 +52,15 @@ def bench(
 ) -> None:
     """Run the evaluation and write report.md, report.html, charts/ and records.json."""
     with handled():
-        from arf.bench.report import load_result, write_report  # matplotlib only when needed
+        try:  # matplotlib only when needed, and only in the `bench` extra
+            from arf.bench.report import load_result, write_report
+        except ModuleNotFoundError as exc:
+            if (exc.name or "").partition(".")[0] != "matplotlib":
+                raise
+            raise ConfigError(
+                "`arf bench` draws its charts with matplotlib, which the `bench` extra installs:"
+                " .venv/bin/pip install -e '.[bench]' (`make test` installs it)"
+            ) from exc
         from arf.bench.run import BenchConfig, run_bench
 
         if rerender is not None:

@@ -12,7 +12,7 @@ from rich.console import Console
 
 from arf.core.errors import ArfError
 from arf.runtime.container import Runtime, build_runtime
-from arf.runtime.settings import Settings, load_settings
+from arf.runtime.settings import LoadedSettings, Settings, load, load_settings, require_data
 
 out = Console()
 err = Console(stderr=True)
@@ -27,7 +27,7 @@ def handled() -> Iterator[None]:
     try:
         yield
     except ArfError as exc:
-        err.print(f"error: {exc}", markup=False, highlight=False)
+        err.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -38,9 +38,18 @@ def settings_for(home: Path | None) -> Settings:
     return load_settings(home=home)
 
 
+def loaded_settings_for(home: Path | None) -> LoadedSettings:
+    return load(home=home)
+
+
 @contextmanager
-def runtime_for(home: Path | None) -> Iterator[Runtime]:
-    runtime = build_runtime(settings_for(home))
+def runtime_for(home: Path | None, *, read_only: bool = False) -> Iterator[Runtime]:
+    """The runtime of a home. A command that only reads (`read_only`) refuses a home with no
+    data instead of creating an empty one (a mistyped ARF_HOME would show "no incidents")."""
+    settings = settings_for(home)
+    if read_only:
+        require_data(settings)
+    runtime = build_runtime(settings)
     try:
         yield runtime
     finally:

@@ -91,7 +91,7 @@ def policy_simulate(
     home: HomeOption = None,
 ) -> None:
     """Replay stored decisions under a candidate policy and list what would change."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         if fmt not in ("table", "json"):
             raise InputError("--format takes table or json")
         replayed = governance_ops.simulate(runtime, operations.parse_window(since), candidate)
@@ -138,7 +138,7 @@ def policy_suggest(
     home: HomeOption = None,
 ) -> None:
     """Propose autonomy changes from verified outcomes. Nothing is applied."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         proposals = governance_ops.suggestions(runtime, operations.parse_window(since))
         if not proposals:
             out.print(f"no suggestions from the outcomes of the last {since}")
@@ -160,7 +160,7 @@ def policy_calibration(
 ) -> None:
     """How each reasoner's claimed confidence compares with verified outcomes, and what
     governance routes a claim on now (docs/policy.md, "Confidence calibration")."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         rules, rows = governance_ops.calibration(runtime)
         if as_json:
             out.print_json(
@@ -226,7 +226,7 @@ ServiceOption = Annotated[
 @control_app.command("status")
 def control_status(home: HomeOption = None) -> None:
     """Show the kill switch and shadow mode."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         _show(governance_ops.get_controls(runtime))
 
 

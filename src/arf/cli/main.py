@@ -17,6 +17,7 @@ from rich.markdown import Markdown
 from rich.table import Table
 
 from arf.cli.bench import bench
+from arf.cli.config import config_app
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
 from arf.cli.governance import control_app, policy_app
 from arf.cli.lab import lab_app
@@ -42,6 +43,7 @@ app.add_typer(pull_app, name="pull")
 app.add_typer(policy_app, name="policy")
 app.add_typer(control_app, name="control")
 app.add_typer(lab_app, name="lab")
+app.add_typer(config_app, name="config")
 app.command("bench")(bench)
 
 
@@ -182,7 +184,7 @@ def run_pending(home: HomeOption = None) -> None:
 @app.command()
 def incidents(home: HomeOption = None) -> None:
     """List incidents."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         table = Table()
         for column in ("incident", "state", "outcome", "severity", "services", "opened"):
             table.add_column(column)
@@ -206,7 +208,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="print the explanation as JSON")] = False,
 ) -> None:
     """Explain an incident: rationale, evidence, impact, rollback, confidence, matched rules."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         if as_json:
             document = operations.explain_data(runtime, incident_id)
             out.print(json.dumps(document, indent=2), markup=False, highlight=False)
@@ -278,7 +280,7 @@ def reject(
 def audit_verify(home: HomeOption = None) -> None:
     """Verify the chain, the Merkle tree and every published checkpoint; names the first bad
     entry. Also reports executed actions whose ledger trail is incomplete."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         report = ledger_ops.verify(runtime)
         if not report.ok:
             first = f"at entry {report.first_bad_seq}" if report.first_bad_seq else ""
@@ -365,7 +367,7 @@ def audit_prove(
     home: HomeOption = None,
 ) -> None:
     """An inclusion proof for one entry, checkable without ARF's database (`check-proof`)."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         text = json.dumps(ledger_ops.prove(runtime, seq), indent=2)
         if out_file is None:
             out.print(text, markup=False, highlight=False)
@@ -396,7 +398,7 @@ def audit_consistency(
     home: HomeOption = None,
 ) -> None:
     """A consistency proof that the log of size NEW extends the log of size OLD."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         out.print(
             json.dumps(ledger_ops.consistency(runtime, old, new), indent=2),
             markup=False,
@@ -410,7 +412,7 @@ def audit_export(
     home: HomeOption = None,
 ) -> None:
     """Export every entry as JSON lines, each with its inclusion proof."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         count = 0
         with out_file.open("w", encoding="utf-8") as handle:
             for item in ledger_ops.export(runtime):
@@ -428,7 +430,7 @@ def report_compliance(
 ) -> None:
     """Per executed action: decision, approvals, steps, verification, rollback; the compliance
     rate from an independent pass over the ledger; the controls mapping."""
-    with handled(), runtime_for(home) as runtime:
+    with handled(), runtime_for(home, read_only=True) as runtime:
         if fmt not in ("md", "json"):
             raise InputError("--format must be md or json")
         verified = ledger_ops.verify(runtime)

@@ -172,9 +172,9 @@ def load_config(path: Path, default_scanner: Sequence[str]) -> HostsConfig:
     return HostsConfig(describe, operations, http, ansible, playbooks, iac)
 
 
-def default_scanner(environ: Mapping[str, str]) -> list[str]:
-    """Checkov from `ARF_CHECKOV` (its own environment), else `checkov` on PATH."""
-    return [environ.get("ARF_CHECKOV") or "checkov"]
+def default_scanner(configured: str | None) -> list[str]:
+    """Checkov as configured (`ARF_CHECKOV`: its own environment), else `checkov` on PATH."""
+    return [configured or "checkov"]
 
 
 class HostsDriver:

@@ -7,7 +7,7 @@ Each action is declared in configuration (YAML), never built from model output:
         method: PUT
         url: "https://flags.example.org/api/flags/{flag}" # params fill path segments only
         body: {enabled: "{enabled}"}                      # JSON; "{name}" takes a param
-        auth: {type: hmac, secret_env: ARF_FLAGS_SECRET}  # or bearer (token_env) or none
+        auth: {type: hmac, secret_env: FLAGS_API_SECRET}  # or bearer (token_env) or none
         params:
           flag: {type: string, pattern: "^[a-z0-9-]{1,64}$"}
           enabled: {type: boolean}
@@ -16,7 +16,7 @@ Each action is declared in configuration (YAML), never built from model output:
       rerun_ci:
         method: POST
         url: "https://ci.example.org/api/runs/{run_id}/rerun"
-        auth: {type: bearer, token_env: ARF_CI_TOKEN}
+        auth: {type: bearer, token_env: CI_API_TOKEN}
         params: {run_id: {type: integer, minimum: 1}}
         rollback: none                                    # declared: nothing to undo
 

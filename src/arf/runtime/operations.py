@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -35,11 +33,10 @@ def list_incidents(runtime: Runtime) -> list[Incident]:
         return list(uow.list_incidents())
 
 
-def token_from(runtime: Runtime, environ: Mapping[str, str] | None = None) -> str:
-    """The caller's token: ARF_TOKEN, else the configured credentials file."""
-    env = os.environ if environ is None else environ
-    if env.get("ARF_TOKEN"):
-        return env["ARF_TOKEN"].strip()
+def token_from(runtime: Runtime) -> str:
+    """The caller's token: ARF_TOKEN (the `token` setting), else the credentials file."""
+    if runtime.settings.token and runtime.settings.token.strip():
+        return runtime.settings.token.strip()
     path = runtime.settings.credentials_path
     try:
         return path.read_text("utf-8").strip()

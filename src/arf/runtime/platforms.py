@@ -9,7 +9,6 @@ catalogued actions, executor, leases and verifier; other adapters behind the sam
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -57,7 +56,7 @@ def _queries(settings: Settings) -> dict[str, str]:
 def _hosts(settings: Settings, clock: Clock) -> PlatformAdapters:
     from arf.execution.hosts import HostsDriver, default_scanner, load_config
 
-    config = load_config(settings.platform_file_path, default_scanner(os.environ))
+    config = load_config(settings.platform_file_path, default_scanner(settings.checkov))
     queries = _queries(settings)
     http = httpx.Client(timeout=10)
     driver = HostsDriver(config, http)
