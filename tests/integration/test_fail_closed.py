@@ -52,16 +52,23 @@ def _nothing_applied(runtime: Runtime, history: list[str]) -> IncidentState:
     return incident.state
 
 
-def test_a_ledger_write_failure_before_an_effect_prevents_the_effect(
+def _failing_ledger_at_execution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+) -> tuple[Runtime, DemoDriver, list[str]]:
+    """A bad deploy, and a ledger that refuses execution records: run to the first fault."""
     runtime = make_runtime(tmp_path, ManualClock(START))
     driver = DemoDriver(runtime, lambda _line: None)
     bad_deploy(runtime.platform, "checkout", "1.5.0")
     history = list(runtime.platform.state.services["checkout"].release_history)
     monkeypatch.setattr(SqlUnitOfWork, "put_ledger_entry", _failing)
-
     _until_first_fault(runtime, driver)
+    return runtime, driver, history
+
+
+def test_a_ledger_write_failure_before_an_effect_prevents_the_effect(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, driver, history = _failing_ledger_at_execution(tmp_path, monkeypatch)
     driver.tick()
     assert _nothing_applied(runtime, history) is IncidentState.EXECUTING
     faults = _faults(runtime)
@@ -81,13 +88,7 @@ def test_a_ledger_write_failure_before_an_effect_prevents_the_effect(
 def test_a_ledger_that_stays_unwritable_gives_the_incident_to_a_person(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    runtime = make_runtime(tmp_path, ManualClock(START))
-    driver = DemoDriver(runtime, lambda _line: None)
-    bad_deploy(runtime.platform, "checkout", "1.5.0")
-    history = list(runtime.platform.state.services["checkout"].release_history)
-    monkeypatch.setattr(SqlUnitOfWork, "put_ledger_entry", _failing)
-
-    _until_first_fault(runtime, driver)
+    runtime, driver, history = _failing_ledger_at_execution(tmp_path, monkeypatch)
     for _ in range(10):
         driver.tick()
     assert _nothing_applied(runtime, history) is IncidentState.ESCALATED

@@ -36,7 +36,7 @@ def _declared(extras: tuple[str, ...]) -> list[Requirement]:
 
 
 def _pins(lock: Path) -> dict[str, Version]:
-    pins = {}
+    pins: dict[str, Version] = {}
     for line in lock.read_text("utf-8").splitlines():
         line = line.split("#")[0].strip()
         if line:
