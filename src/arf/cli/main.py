@@ -8,11 +8,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from datetime import UTC
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import httpx
 import typer
+from rich import box
 from rich.markdown import Markdown
 from rich.table import Table
 
@@ -22,7 +25,7 @@ from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings
 from arf.cli.governance import control_app, policy_app
 from arf.cli.lab import lab_app
 from arf.core.errors import InputError, IntegrityError
-from arf.core.records import Verdict
+from arf.core.records import IncidentState, Verdict
 from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
 from arf.runtime.audit import compliance_of
 from arf.runtime.demo import prepare_demo_home, run_demo
@@ -45,6 +48,22 @@ app.add_typer(control_app, name="control")
 app.add_typer(lab_app, name="lab")
 app.add_typer(config_app, name="config")
 app.command("bench")(bench)
+
+
+def _version(shown: bool) -> None:
+    if shown:
+        out.print(f"arf {metadata.version('arf')}", markup=False, highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+) -> None:
+    """ARF: governed autonomous remediation."""
 
 
 def _seconds(value: float | None) -> str:
@@ -182,20 +201,46 @@ def run_pending(home: HomeOption = None) -> None:
 
 
 @app.command()
-def incidents(home: HomeOption = None) -> None:
-    """List incidents."""
+def incidents(
+    home: HomeOption = None,
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help="only incidents in this state (repeatable)")
+    ] = None,
+    service: Annotated[
+        str | None, typer.Option("--service", help="only incidents of this service")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """List incidents (newest last)."""
     with handled(), runtime_for(home, read_only=True) as runtime:
-        table = Table()
-        for column in ("incident", "state", "outcome", "severity", "services", "opened"):
-            table.add_column(column)
-        for incident in operations.list_incidents(runtime):
+        known = [s.value for s in IncidentState]
+        unknown = [s for s in state or () if s not in known]
+        if unknown:
+            raise InputError(f"unknown state {unknown[0]!r} (known: {', '.join(known)})")
+        listed = [
+            incident
+            for incident in operations.list_incidents(runtime)
+            if (not state or incident.state.value in state)
+            and (service is None or service in incident.services)
+        ]
+        if as_json:
+            out.print_json(json.dumps([i.model_dump(mode="json") for i in listed]))
+            return
+        # Readable at 80 columns: no vertical rules, one space between columns.
+        table = Table(box=box.SIMPLE_HEAD, padding=(0, 1), pad_edge=False, collapse_padding=True)
+        table.add_column("incident", no_wrap=True)  # the id a user types next, never cut
+        for column in ("state", "outcome", "severity"):
+            table.add_column(column, overflow="fold")
+        table.add_column("services", min_width=12)  # wraps between names
+        table.add_column("opened (UTC)", no_wrap=True)
+        for incident in listed:
             table.add_row(
                 incident.incident_id,
                 incident.state.value,
                 incident.outcome.value,
                 incident.severity.value,
                 ", ".join(incident.services),
-                incident.opened_at.isoformat(timespec="seconds"),
+                incident.opened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
             )
         out.print(table)
 
