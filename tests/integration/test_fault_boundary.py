@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from arf.core.clock import ManualClock
+from arf.core.errors import StoreUnavailableError
 from arf.core.records import Diagnosis, IncidentState, Outcome, PlanStep
 from arf.runtime import snapshots
 from arf.runtime.container import Runtime
@@ -126,8 +127,9 @@ def _run(runtime: Runtime, driver: DemoDriver, ticks: int = 60) -> None:
     for _ in range(ticks):
         driver.tick()
         with runtime.store.unit_of_work() as uow:
-            if not [i for i in uow.list_incidents() if i.state not in (S.RESOLVED, S.ESCALATED)]:
-                return
+            incidents = uow.list_incidents()
+        if incidents and all(i.state in (S.RESOLVED, S.ESCALATED) for i in incidents):
+            return
 
 
 @settings(
@@ -166,7 +168,34 @@ def test_a_poisoned_incident_is_given_to_a_person_and_every_other_incident_proce
             assert any(i.state is S.RESOLVED for i in found), f"{service} did not resolve"
     victims = [i for i in by_service[victim]]
     faults = [e for i in victims for e in ledgers[i.incident_id] if e.kind == FAULT_KIND]
+    if point != "reasoner":  # the reasoner's own boundary escalates without a fault
+        assert faults, f"{point}: the error was not recorded as a fault"
     for entry in faults:
         assert "Traceback" not in str(entry.payload["error"])
         expected = "ValueError" if point == "non-finite-plan" else error.__name__
         assert str(entry.payload["error"]).startswith(expected)
+
+
+def test_a_store_that_is_unavailable_is_nobody_s_fault(tmp_path: Path) -> None:
+    """A locked or unreachable store stops the pass; no incident is charged with it."""
+    runtime = make_runtime(tmp_path, ManualClock(START))
+    driver = DemoDriver(runtime, lambda _line: None)
+    FAULTS["payments"](runtime.platform)
+    real_step = driver.orchestrator.step
+    outage = {"passes": 0}
+
+    def step(incident_id: str) -> bool:
+        if outage["passes"] < 5:
+            outage["passes"] += 1
+            raise StoreUnavailableError("the store is unavailable: database is locked")
+        return real_step(incident_id)
+
+    with patch.object(driver.orchestrator, "step", step):
+        _run(runtime, driver)
+    with runtime.store.unit_of_work() as uow:
+        incidents = uow.list_incidents()
+        entries = [e for i in incidents for e in uow.ledger_for_incident(i.incident_id)]
+    runtime.store.close()
+    assert outage["passes"] == 5
+    assert not [e for e in entries if e.kind == FAULT_KIND]
+    assert [i.state for i in incidents] == [S.RESOLVED]

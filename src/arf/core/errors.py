@@ -35,6 +35,10 @@ class ConcurrentUpdateError(ArfError):
     """Somebody else changed the record between read and write."""
 
 
+class StoreUnavailableError(ArfError):
+    """The store cannot be reached or is locked: nobody's fault, retried later."""
+
+
 class IntegrityError(ArfError):
     """A plan, approval or ledger does not match what was decided or recorded."""
 

@@ -11,6 +11,7 @@ validates the text against the same bounds (`Answer`, extra fields forbidden) an
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -60,7 +61,7 @@ COMPACT = Bounds(hypotheses=2, plans=2, steps=2, cited=3, cause=100, text=100, p
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class AnswerHypothesis(_Strict):
@@ -250,12 +251,19 @@ def _non_finite(name: str) -> object:
     raise ValueError(f"{name} is not a number JSON allows")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:40]} is out of range")
+    return value
+
+
 def parse_answer(text: str) -> tuple[Answer | None, list[str]]:
     """The answer, or the reasons it is not one. Never raises on any input."""
     if len(text) > MAX_ANSWER_CHARS:
         return None, [f"the answer is longer than {MAX_ANSWER_CHARS} characters"]
     try:
-        data = json.loads(text, parse_constant=_non_finite)
+        data = json.loads(text, parse_constant=_non_finite, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         return None, [f"the answer is not JSON ({str(exc)[:120]})"]
     if not isinstance(data, dict):

@@ -43,12 +43,22 @@ class FaultBoundary:
 
     def describe(self, exc: BaseException) -> str:
         """The error as one redacted, bounded line (no traceback, no secret it carried)."""
-        message = " ".join(str(exc).split())
-        text = f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
-        return self._rt.redactor.redact_text(text)[:MAX_ERROR_CHARS]
+        try:
+            message = " ".join(str(exc).split())
+            text = f"{exc.__class__.__name__}: {message}" if message else exc.__class__.__name__
+            return self._rt.redactor.redact_text(text)[:MAX_ERROR_CHARS]
+        except Exception:  # noqa: BLE001 - an error whose text cannot be read is still an error
+            return exc.__class__.__name__[:MAX_ERROR_CHARS]
+
+    def store_unavailable(self, exc: BaseException) -> None:
+        """The store itself failed: no incident's fault, nothing recorded; retried later."""
+        log.warning("the store is unavailable; advancing again later: %s", self.describe(exc))
 
     def record(self, incident_id: str, exc: BaseException) -> None:
-        """Record one fault of an incident; give it up after `max_faults` in one state."""
+        """Record one fault of an incident; give it up after `max_faults` in one state.
+
+        The fault entry commits on its own, so the count grows even when giving up fails
+        (then tried again at the next fault)."""
         error = self.describe(exc)
         log.warning("incident %s: error while advancing it: %s", incident_id, error)
         try:
@@ -67,16 +77,17 @@ class FaultBoundary:
                     },
                     self._rt.clock.now(),
                 )
-                if count >= self._rules.max_faults:
-                    reason = (
-                        f"ARF could not advance this incident: {count} errors in state"
-                        f" {incident.state.value}; the last: {error}"
-                    )
-                    self._give_up(uow, incident, reason)
-                    log.error("incident %s: given up after %d faults", incident_id, count)
+            if count >= self._rules.max_faults:
+                reason = (
+                    f"ARF could not advance this incident: {count} errors in state"
+                    f" {incident.state.value}; the last: {error}"
+                )
+                with self._rt.store.unit_of_work() as uow:
+                    self._give_up(uow, uow.get_incident(incident_id), reason)
+                log.error("incident %s: given up after %d faults", incident_id, count)
         except Exception as again:  # noqa: BLE001 - the boundary itself must not raise
             log.error(
-                "incident %s: could not record its fault (%s); it is tried again later",
+                "incident %s: could not record its fault or give it up (%s); tried again later",
                 incident_id,
                 self.describe(again),
             )

@@ -21,6 +21,7 @@ from arf.core.errors import (
     ExecutionError,
     InputError,
     IntegrityError,
+    StoreUnavailableError,
 )
 from arf.core.grounding import diagnosis_problems
 from arf.core.ports import UnitOfWork
@@ -41,6 +42,7 @@ from arf.core.records import (
     ServiceSLO,
     StepKind,
     StepStatus,
+    Transition,
     Verdict,
     VerificationPhase,
     VerificationResult,
@@ -101,6 +103,9 @@ class Orchestrator:
                     moved = self.step(incident_id)
                 except ConcurrentUpdateError:
                     continue  # another writer moved it first: read it again next pass
+                except StoreUnavailableError as exc:  # nobody's fault: stop, retry later
+                    self._faults.store_unavailable(exc)
+                    return steps
                 except Exception as exc:  # noqa: BLE001 - one incident's fault stops no other
                     faulted.add(incident_id)
                     self._faults.record(incident_id, exc)
@@ -194,8 +199,10 @@ class Orchestrator:
         with self._rt.store.unit_of_work() as uow:
             entries = uow.ledger_for_incident(incident_id)
         for entry in reversed(entries):
-            if entry.kind == TRANSITION_KIND and entry.payload.get("to_state") == S.ROLLING_BACK:
-                return str(entry.payload.get("reason", "")) or None
+            if entry.kind == TRANSITION_KIND:
+                moved = Transition.model_validate(entry.payload)
+                if moved.to_state is S.ROLLING_BACK:
+                    return moved.reason or None
         return None
 
     # ------------------------------------------------------------------ 2 assemble

@@ -84,6 +84,7 @@ class Settings(BaseSettings):
         None,
         description="The API token the CLI acts with (else the credentials file).",
         json_schema_extra=_secret(),
+        repr=False,
     )
     ledger_origin: str = Field(
         "arf.local/ledger", description="The ledger's name in signed checkpoints."
@@ -111,7 +112,10 @@ class Settings(BaseSettings):
         ),
     )
     witness_token: str | None = Field(
-        None, description="Bearer token for an HTTP witness.", json_schema_extra=_secret()
+        None,
+        description="Bearer token for an HTTP witness.",
+        json_schema_extra=_secret(),
+        repr=False,
     )
     retention_days: float | None = Field(
         None,
@@ -159,11 +163,13 @@ class Settings(BaseSettings):
         (),
         description=(
             "Comma-separated notification channels: slack+https://..., webhook+https://...,"
-            " or Apprise URLs (mailto://...)."
+            " or Apprise URLs (mailto://...). Their URLs carry credentials."
         ),
+        json_schema_extra=_secret(),
+        repr=False,
     )
     notify_webhook_secret: str | None = Field(
-        None, description="HMAC key for webhook+ channels.", json_schema_extra=_secret()
+        None, description="HMAC key for webhook+ channels.", json_schema_extra=_secret(), repr=False
     )
     public_url: str = Field(
         "http://127.0.0.1:8080", description="Where people open incidents (links in messages)."
@@ -172,19 +178,25 @@ class Settings(BaseSettings):
         None,
         description="Bearer token webhook senders must present (Alertmanager, CloudEvents, ...).",
         json_schema_extra=_secret(),
+        repr=False,
     )
     webhook_basic_auth: str | None = Field(
         None,
         description="Or HTTP basic auth for webhook senders, as user:password.",
         json_schema_extra=_secret(),
+        repr=False,
     )
     github_webhook_secret: str | None = Field(
         None,
         description="GitHub's webhook secret (HMAC-SHA256 of the body).",
         json_schema_extra=_secret(),
+        repr=False,
     )
     gitlab_webhook_token: str | None = Field(
-        None, description="GitLab's webhook token (X-Gitlab-Token).", json_schema_extra=_secret()
+        None,
+        description="GitLab's webhook token (X-Gitlab-Token).",
+        json_schema_extra=_secret(),
+        repr=False,
     )
     platform: Literal["sim", "kubernetes", "hosts"] = Field(
         "sim",
@@ -304,8 +316,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     known |= set(OTHER_VARIABLES)
     problems = []
     for name in sorted(environ):
-        if name.startswith(PREFIX) and name not in known:
-            close = difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.75)
+        if name.upper().startswith(PREFIX) and name.upper() not in known:
+            close = difflib.get_close_matches(name.upper(), sorted(known), n=1, cutoff=0.75)
             hint = f" (did you mean {close[0]}?)" if close else ""
             problems.append(f"{name} is not an ARF setting{hint}")
     return problems

@@ -30,10 +30,15 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from arf.core.canonical import canonical_json
-from arf.core.errors import ConcurrentUpdateError, ConfigError, NotFoundError
+from arf.core.errors import (
+    ConcurrentUpdateError,
+    ConfigError,
+    NotFoundError,
+    StoreUnavailableError,
+)
 from arf.core.ports import SignalMark
 from arf.core.records import (
     Approval,
@@ -171,19 +176,6 @@ class SqlUnitOfWork:
         )
         stored = [self._stored(row) for row in rows]
         return [s for s in stored if s.signal.source == source]
-
-    def existing_signal_ids(self, signal_ids: Sequence[str]) -> set[str]:
-        found: set[str] = set()
-        unique = sorted(set(signal_ids))
-        for start in range(0, len(unique), 500):
-            found.update(
-                self._conn.execute(
-                    select(schema.signals.c.signal_id).where(
-                        schema.signals.c.signal_id.in_(unique[start : start + 500])
-                    )
-                ).scalars()
-            )
-        return found
 
     def signal_marks(self, fingerprints: Sequence[str]) -> list[SignalMark]:
         found: list[SignalMark] = []
@@ -675,8 +667,13 @@ class SqlStore:
 
     @contextmanager
     def unit_of_work(self) -> Iterator[SqlUnitOfWork]:
-        with self._engine.begin() as conn:
-            yield SqlUnitOfWork(conn)
+        try:
+            with self._engine.begin() as conn:
+                yield SqlUnitOfWork(conn)
+        except OperationalError as exc:  # locked, unreachable, out of connections
+            raise StoreUnavailableError(
+                f"the store is unavailable: {str(exc.orig or exc).splitlines()[0][:200]}"
+            ) from exc
 
     def close(self) -> None:
         self._engine.dispose()

@@ -226,6 +226,17 @@ def test_parse_answer_never_raises() -> None:
         assert answer is None and problems
 
 
+def test_an_answer_with_a_non_finite_number_is_refused_at_parse() -> None:
+    good = json.dumps(GOOD)
+    assert parse_answer(good)[0] is not None
+    first = GOOD["hypotheses"][0]["confidence"]
+    for bad in ("NaN", "Infinity", "-Infinity", "1e999"):
+        answer, problems = parse_answer(
+            good.replace(f'"confidence": {first}', f'"confidence": {bad}', 1)
+        )
+        assert answer is None and problems, bad
+
+
 def test_a_hosted_backend_gets_no_raw_log_text_and_a_local_one_does() -> None:
     hosted = ScriptedChatModel([json.dumps(GOOD)], hosted=True)
     reasoner(hosted).diagnose(snapshot(), SPECS, "dx-1")

@@ -56,6 +56,9 @@ def test_a_misspelt_variable_is_an_error_that_names_the_setting_meant(tmp_path: 
         match=r"ARF_LLM_BASEURL is not an ARF setting \(did you mean ARF_LLM_BASE_URL\?\)",
     ):
         load({"ARF_LLM_BASEURL": "http://x"}, home=tmp_path)
+    assert unknown_variables({"arf_llm_baseurl": "x"}) == [
+        "arf_llm_baseurl is not an ARF setting (did you mean ARF_LLM_BASE_URL?)"
+    ]
     assert unknown_variables(
         {"ARF_WHATEVER": "1", "PATH": "/bin", **dict.fromkeys(OTHER_VARIABLES, "x")}
     ) == ["ARF_WHATEVER is not an ARF setting"]
@@ -72,6 +75,8 @@ def test_a_bad_value_names_its_variable_or_file(tmp_path: Path) -> None:
 
 
 def test_secrets_are_shown_only_as_set_or_not() -> None:
+    assert shown("notify", ("slack+https://hooks.slack.com/services/T0/B0/s3cret",)) == "(set)"
+    assert "s3cret" not in repr(Settings(webhook_token="s3cret-value"))
     assert shown("webhook_token", "s3cret-value") == "(set)"
     assert shown("webhook_token", None) == "(not set)"
     assert "s3cret" not in reference_markdown()
