@@ -48,6 +48,8 @@ from arf.signals.normalise import fingerprint
 EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
 # Kinds whose signals fire and resolve (a resolution ends the firing signal of its fingerprint).
 STATEFUL_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING, SignalKind.EVENT})
+# Kinds that always open (or join) an incident; the others only when `opens_incident` says so.
+OPENING_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING})
 FORMATS = (
     "alertmanager",
     "cloudevent",
@@ -225,9 +227,7 @@ class Ingestor:
         for mark in uow.signal_marks(asked):
             known_ids.add(mark.signal_id)
             if mark.status is SignalStatus.RESOLVED and mark.fingerprint not in firing:
-                latest = ended.get(mark.fingerprint)
-                if latest is None or mark.observed_at > latest:
-                    ended[mark.fingerprint] = mark.observed_at
+                _note_end(ended, mark.fingerprint, mark.observed_at)
         active = {i.incident_id: i for i in uow.list_incidents(sorted(ACTIVE_STATES))}
         revisions = {incident_id: i.revision for incident_id, i in active.items()}
         held: dict[str, Incident] | None = None  # read only when a signal would open one
@@ -265,8 +265,7 @@ class Ingestor:
                     known_ids.add(signal.signal_id)
                     new_rows.append((signal, None))
                     report.unmatched_resolutions += 1
-                if ended.get(fingerprint, signal.observed_at) <= signal.observed_at:
-                    ended[fingerprint] = signal.observed_at
+                _note_end(ended, fingerprint, signal.observed_at)
                 continue
             earlier = firing.get(fingerprint)
             if (
@@ -300,7 +299,7 @@ class Ingestor:
                 report.duplicates += 1  # stored before, or an instance already over
                 continue
             known_ids.add(signal.signal_id)
-            if signal.kind.value not in ("alert", "finding") and not opens_incident(
+            if signal.kind not in OPENING_KINDS and not opens_incident(
                 signal, self._rt.correlation
             ):
                 # Changes, logs and minor events do not open incidents; context finds them.
@@ -427,6 +426,12 @@ class Ingestor:
             last_signal_at=now,
             requested_by=requester_of(signal),
         )
+
+
+def _note_end(ended: dict[str, datetime], fingerprint: str, start: datetime) -> None:
+    """Remember the latest start of an instance of `fingerprint` known to be over."""
+    if fingerprint not in ended or start > ended[fingerprint]:
+        ended[fingerprint] = start
 
 
 def _restarted(before: Signal, signal: Signal) -> bool:

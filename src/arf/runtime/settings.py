@@ -240,7 +240,7 @@ class Settings(BaseSettings):
     verify_interval_s: float = Field(30.0, ge=0, description="Seconds between samples.")
     verify_samples: int = Field(3, ge=1, le=100, description="Verification samples per probe.")
 
-    _items = field_validator("notify", "llm_environments", mode="before")(_items)
+    split_lists = field_validator("notify", "llm_environments", mode="before")(_items)
 
     @property
     def database_path(self) -> Path:
