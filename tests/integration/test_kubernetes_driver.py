@@ -22,7 +22,7 @@ from kubernetes import client
 from arf.core.clock import ManualClock
 from arf.core.errors import ExecutionError
 from arf.core.records import PlanStep
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.execution.executor import Executor
 from arf.execution.kubernetes_driver import (
     KubernetesDriver,

@@ -19,6 +19,7 @@ from rich import box
 from rich.markdown import Markdown
 from rich.table import Table
 
+from arf.cli.actions import actions_app
 from arf.cli.bench import bench
 from arf.cli.config import config_app
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
@@ -47,6 +48,7 @@ app.add_typer(policy_app, name="policy")
 app.add_typer(control_app, name="control")
 app.add_typer(lab_app, name="lab")
 app.add_typer(config_app, name="config")
+app.add_typer(actions_app, name="actions")
 app.command("bench")(bench)
 
 

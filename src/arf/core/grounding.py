@@ -6,6 +6,7 @@ target is present in the snapshot, and every cited evidence id exists in the sna
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from pydantic import JsonValue
@@ -19,8 +20,10 @@ def _param_problem(param: ActionParam, value: JsonValue) -> str | None:
             return f"{param.name} must be a string"
         if param.choices and value not in param.choices:
             return f"{param.name}={value!r} is not one of {', '.join(param.choices)}"
-        if len(value) > 500:
+        if len(value) > min(500, param.max_length or 500):
             return f"{param.name} is too long"
+        if param.pattern is not None and not re.fullmatch(param.pattern, value):
+            return f"{param.name}={value!r} does not match {param.pattern}"
         return None
     if param.type == "boolean":
         return None if isinstance(value, bool) else f"{param.name} must be a boolean"
@@ -48,18 +51,25 @@ def plan_problems(
             continue
         if step.target not in targets:
             problems.append(f"{where}: target is not part of this incident's context")
-        declared = {p.name: p for p in spec.params}
-        for name in step.params:
-            if name not in declared:
-                problems.append(f"{where}: unknown parameter {name!r}")
-        for name, param in declared.items():
-            if name not in step.params:
-                if param.required:
-                    problems.append(f"{where}: missing parameter {name!r}")
-                continue
-            problem = _param_problem(param, step.params[name])
-            if problem:
-                problems.append(f"{where}: {problem}")
+        problems.extend(f"{where}: {problem}" for problem in param_problems(spec, step.params))
+    return problems
+
+
+def param_problems(spec: ActionSpec, params: Mapping[str, JsonValue]) -> list[str]:
+    """What is wrong with a step's parameters against the action's declared schema."""
+    problems: list[str] = []
+    declared = {p.name: p for p in spec.params}
+    for name in params:
+        if name not in declared:
+            problems.append(f"unknown parameter {name!r}")
+    for name, param in declared.items():
+        if name not in params:
+            if param.required:
+                problems.append(f"missing parameter {name!r}")
+            continue
+        problem = _param_problem(param, params[name])
+        if problem:
+            problems.append(problem)
     return problems
 
 

@@ -409,6 +409,8 @@ class ActionParam(Record):
     maximum: float | None = None
     choices: tuple[str, ...] = ()
     description: ShortText = ""
+    pattern: str | None = None  # a string parameter's values match it in full
+    max_length: int | None = None
 
 
 class ActionSpec(Record):

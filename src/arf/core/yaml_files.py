@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import yaml
@@ -31,3 +31,34 @@ def yaml_section(
         article = "a mapping" if kind is dict else "a list"
         raise error(f"{origin}: expected a mapping with '{key}' ({article})")
     return document[key]
+
+
+def line_of(text: str, path: Sequence[str | int]) -> int:
+    """The 1-based line of the YAML node at `path` (mapping keys and list indexes), or of the
+    deepest node on the way that exists; 1 when the text is not YAML."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return 1
+    if node is None:
+        return 1
+    line = node.start_mark.line + 1
+    for part in path:
+        child = None
+        if isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                    line = key.start_mark.line + 1
+                    child = value
+                    break
+        elif (
+            isinstance(node, yaml.SequenceNode)
+            and isinstance(part, int)
+            and 0 <= part < len(node.value)
+        ):
+            child = node.value[part]
+            line = child.start_mark.line + 1
+        if child is None:
+            return line
+        node = child
+    return line

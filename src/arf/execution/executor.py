@@ -22,7 +22,7 @@ from arf.core.records import (
     StepKind,
     Verdict,
 )
-from arf.execution.catalog import ActionCatalog, ActionDefinition, Effect
+from arf.execution.action_packs import ActionCatalog, ActionDefinition, Effect
 
 
 class Reconciliation(StrEnum):

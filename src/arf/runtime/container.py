@@ -11,7 +11,7 @@ from arf.core.clock import Clock, ManualClock, SystemClock
 from arf.core.ids import IdGenerator, RandomIds
 from arf.core.ports import IncidentHistory, Reasoner
 from arf.core.records import ActionSpec
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog
 from arf.execution.executor import Executor
 from arf.execution.verification import VerificationSettings, Verifier
 from arf.governance.policy import PolicyBundle, load_policy, load_policy_text
@@ -20,6 +20,7 @@ from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import RunHistory, StoreHistory
 from arf.runtime.platforms import PlatformAdapters, platform_adapters
+from arf.runtime.plugins import load_catalog
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
@@ -117,9 +118,9 @@ def build_runtime(
         if settings.service_catalog
         else packaged_service_catalog()
     )
+    actions = load_catalog(settings)  # before any client exists: a broken pack leaks nothing
     sim = platform if platform is not None else _platform(settings, clock)
     adapters = platform_adapters(settings, clock)
-    actions = ActionCatalog(default_actions())
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
     tokens = ApproxTokenCounter()
     redactor = Redactor()

@@ -33,7 +33,7 @@ from arf.core.grounding import diagnosis_problems
 from arf.core.ids import SequentialIds
 from arf.core.ports import Reasoner
 from arf.core.records import ActionSpec, ContextSnapshot, Diagnosis
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.container import build_runtime
 from arf.runtime.demo import run_demo

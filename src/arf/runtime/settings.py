@@ -71,6 +71,13 @@ class Settings(BaseSettings):
     policy: Path | None = Field(
         None, description="The policy pack. Default: the packaged default pack."
     )
+    action_packs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description=(
+            "Comma-separated action files or directories loaded beside the packaged actions"
+            " and $ARF_HOME/actions.d (docs/actions.md)."
+        ),
+    )
     service_catalog: Path | None = Field(
         None, description="The service catalog file. Default: the simulated platform's."
     )
@@ -240,7 +247,9 @@ class Settings(BaseSettings):
     verify_interval_s: float = Field(30.0, ge=0, description="Seconds between samples.")
     verify_samples: int = Field(3, ge=1, le=100, description="Verification samples per probe.")
 
-    split_lists = field_validator("notify", "llm_environments", mode="before")(_items)
+    split_lists = field_validator("notify", "llm_environments", "action_packs", mode="before")(
+        _items
+    )
 
     @property
     def database_path(self) -> Path:
@@ -281,6 +290,11 @@ class Settings(BaseSettings):
     @property
     def sim_state_path(self) -> Path:
         return self.home / "sim-state.json"
+
+    @property
+    def actions_dir(self) -> Path:
+        """Where a team drops its own action files (loaded when the directory exists)."""
+        return self.home / "actions.d"
 
 
 def variable(name: str) -> str:

@@ -19,7 +19,7 @@ from arf.core.records import (
     SignalKind,
     SignalStatus,
 )
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 
 AT = datetime(2026, 1, 1, tzinfo=UTC)
 SPECS = {s.name: s for s in ActionCatalog(default_actions()).specs()}

@@ -16,7 +16,7 @@ from arf.core.records import (
     StepKind,
     Verdict,
 )
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.execution.executor import Executor, Reconciliation
 from arf.sim.faults import bad_deploy
 from arf.sim.platform import SimPlatform, default_state

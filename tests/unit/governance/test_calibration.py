@@ -27,7 +27,7 @@ from arf.core.records import (
     ServiceInfo,
     Severity,
 )
-from arf.execution.catalog import default_actions
+from arf.execution.action_packs import default_actions
 from arf.governance.calibration import (
     CalibrationRules,
     PlanOutcome,

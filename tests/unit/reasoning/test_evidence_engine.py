@@ -11,7 +11,7 @@ from arf.core.records import (
     SignalKind,
     SignalStatus,
 )
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
 from arf.runtime.container import packaged_service_catalog
 

@@ -18,7 +18,7 @@ from arf.core.records import (
     SignalKind,
     SignalStatus,
 )
-from arf.execution.catalog import ActionCatalog, default_actions
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.reasoning.answer import COMPACT, answer_schema, max_answer_chars, parse_answer
 from arf.reasoning.llm import LLMBudget, LLMReasoner
 from arf.reasoning.prompt import EgressRule, PromptTemplate

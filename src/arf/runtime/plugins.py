@@ -1,0 +1,109 @@
+"""Plug-in registries: what other packages add to ARF, found through entry points.
+
+Group `arf.actions`: each entry point names a callable that returns an action pack (a
+directory or file of action manifests, as a `Path` or an `importlib.resources` traversable),
+a list of them, or `ActionManifest` records built in code. ARF's own actions are registered
+this way (`pyproject.toml`), exactly as a third party's would be. A team's own files need no
+package: `$ARF_HOME/actions.d/` and the `action_packs` setting.
+
+A plug-in that fails to load stops ARF with an error naming it: running without an action a
+team relies on is worse than not starting.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from importlib.resources.abc import Traversable
+from pathlib import Path
+
+from arf.core.action_pack import ActionManifest
+from arf.execution.action_packs import ActionCatalog, ActionDefinition, PackError, load_pack
+from arf.runtime.settings import Settings
+
+ACTIONS_GROUP = "arf.actions"
+
+
+@dataclass(frozen=True)
+class PackSource:
+    """Where a set of actions came from, for `arf actions list` and for errors."""
+
+    origin: str  # "plug-in NAME (module:attr)", "setting action_packs", "$ARF_HOME/actions.d"
+    definitions: tuple[ActionDefinition, ...]
+
+
+def _from_plugin(entry: metadata.EntryPoint) -> list[ActionDefinition]:
+    label = f"plug-in {entry.name!r} ({entry.value})"
+    try:
+        provider = entry.load()
+        provided = provider()
+    except Exception as exc:  # a third party's code: any failure is that plug-in's fault
+        raise PackError(f"{ACTIONS_GROUP} {label} failed to load: {exc}") from exc
+    items: Iterable[object] = provided if isinstance(provided, list | tuple) else (provided,)
+    definitions: list[ActionDefinition] = []
+    for item in items:
+        if isinstance(item, ActionManifest):
+            definitions.append(ActionDefinition(item, label))
+        elif isinstance(item, Path | Traversable):
+            definitions.extend(load_pack(item))
+        else:
+            raise PackError(
+                f"{ACTIONS_GROUP} {label} returned {type(item).__name__}: expected a pack"
+                " path or an ActionManifest"
+            )
+    return definitions
+
+
+def action_sources(
+    settings: Settings, plugins: Sequence[metadata.EntryPoint] | None = None
+) -> list[PackSource]:
+    """Every pack in load order: plug-ins (by name), the setting's paths, then actions.d."""
+    entries = (
+        plugins
+        if plugins is not None
+        else sorted(metadata.entry_points(group=ACTIONS_GROUP), key=lambda e: e.name)
+    )
+    sources = [PackSource(f"plug-in {entry.name}", tuple(_from_plugin(entry))) for entry in entries]
+    for path in settings.action_packs:
+        sources.append(PackSource(str(path), tuple(load_pack(path))))
+    if settings.actions_dir.is_dir():
+        sources.append(
+            PackSource(str(settings.actions_dir), tuple(load_pack(settings.actions_dir)))
+        )
+    return sources
+
+
+def load_catalog(
+    settings: Settings, plugins: Sequence[metadata.EntryPoint] | None = None
+) -> ActionCatalog:
+    """The catalog of every registered action; a broken pack or a name declared twice is a
+    PackError (ARF refuses to start rather than run without it)."""
+    return catalog_of(action_sources(settings, plugins))
+
+
+def catalog_of(sources: Sequence[PackSource]) -> ActionCatalog:
+    return ActionCatalog([d for source in sources for d in source.definitions])
+
+
+def validate_paths(paths: Sequence[Path]) -> ActionCatalog:
+    """The catalog of just these files or directories (`arf actions validate PATH...`)."""
+    return ActionCatalog([d for path in paths for d in load_pack(path)])
+
+
+def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
+    """One line of `arf actions list`."""
+    manifest = definition.manifest
+    rollback = manifest.rollback
+    return {
+        "name": manifest.name,
+        "version": manifest.version,
+        "risk_class": manifest.risk_class.value,
+        "rollback": "irreversible"
+        if rollback.irreversible
+        else ("declared" if rollback.operations else "none needed"),
+        "operations": ", ".join(sorted({op.op for op in manifest.forward + rollback.operations})),
+        "target_kind": manifest.target_kind,
+        "source": origin,
+        "description": manifest.description,
+    }

@@ -1,0 +1,83 @@
+"""A team's own action, dropped into `$ARF_HOME/actions.d` with no source edit: listed,
+validated, offered to reasoning, executed and rolled back on the simulated platform; a
+broken one stops ARF with a one-line error."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from arf.core.action_pack import ActionManifest
+from arf.core.records import PlanStep
+from arf.execution.executor import Executor
+from arf.runtime.container import build_runtime
+from arf.runtime.settings import Settings
+from tests.conftest import REPO
+from tests.integration.test_cli import arf, assert_one_line_error
+
+ADD_REPLICA = (REPO / "docs" / "examples" / "actions" / "add_one_replica.yaml").read_text()
+
+
+def _home(tmp_path: Path, text: str = ADD_REPLICA) -> Path:
+    home = tmp_path / "home"
+    (home / "actions.d").mkdir(parents=True)
+    (home / "actions.d" / "add_one_replica.yaml").write_text(text)
+    return home
+
+
+def test_a_team_action_is_offered_to_reasoning_and_runs_with_its_rollback(
+    tmp_path: Path,
+) -> None:
+    runtime = build_runtime(Settings(home=_home(tmp_path), clock="sim"))
+    try:
+        assert "add_one_replica" in runtime.specs
+        assert "rollback_deploy" in runtime.specs  # the packaged actions are still there
+        executor: Executor = runtime.executor
+        step = PlanStep(action="add_one_replica", target="checkout", params={})
+        before = runtime.platform.describe("checkout")
+        assert before is not None and isinstance(before["replicas"], int)
+        pre_state = executor.capture(step)
+        executor.run_step(step, pre_state, "k1")
+        after = runtime.platform.describe("checkout")
+        assert after is not None and after["replicas"] == before["replicas"] + 1
+        assert executor.already_done(step) is None  # relative: never "already done"
+        executor.rollback_step(step, pre_state, "k2")
+        restored = runtime.platform.describe("checkout")
+        assert restored is not None and restored["replicas"] == before["replicas"]
+    finally:
+        runtime.close()
+
+
+def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    listed = arf(home, "actions", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {row["name"]: row for row in json.loads(listed.stdout)}
+    assert rows["add_one_replica"]["source"] == str(home / "actions.d")
+    assert rows["failover_database"]["rollback"] == "irreversible"
+    assert len(rows) == 8
+    shown = arf(home, "actions", "show", "add_one_replica")
+    assert shown.returncode == 0 and "op: scale" in shown.stdout
+    valid = arf(home, "actions", "validate", str(home / "actions.d"))
+    assert valid.returncode == 0 and "ok: 1 action(s) valid" in valid.stdout
+    assert arf(home, "actions", "validate").stdout.strip() == "ok: 8 action(s) valid"
+    schema = arf(home, "actions", "schema")
+    assert json.loads(schema.stdout) == ActionManifest.model_json_schema()
+
+
+def test_a_broken_team_action_stops_arf_with_a_one_line_error(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    home = _home(tmp_path, ADD_REPLICA.replace("vars.replicas + 1}", "vars.replica + 1}"))
+    path = home / "actions.d" / "add_one_replica.yaml"
+    assert_one_line_error(
+        arf(home, "actions", "validate", str(path)), "vars.replica is not declared"
+    )
+    assert_one_line_error(arf(home, "actions", "list"), f"{path}:21: forward.0.args.replicas")
+    started = arf(home, "ingest", str(shared_data / "alertmanager" / "firing.json"))
+    assert_one_line_error(started, "vars.replica is not declared")
+    assert not (home / "arf.db").exists()  # refused before anything was stored
+
+
+def test_showing_an_unknown_action_is_a_one_line_error(tmp_path: Path) -> None:
+    assert_one_line_error(arf(tmp_path, "actions", "show", "nothing_like_it"), "no action")
