@@ -48,6 +48,23 @@ def test_a_team_action_is_offered_to_reasoning_and_runs_with_its_rollback(
         runtime.close()
 
 
+def test_an_action_the_platform_cannot_run_is_listed_but_never_offered(tmp_path: Path) -> None:
+    home = _home(tmp_path)
+    (home / "actions.d" / "purge.yaml").write_text(
+        ADD_REPLICA.replace("name: add_one_replica", "name: purge_cdn").replace(
+            "op: scale", "op: purge_cdn_cache"
+        )
+    )
+    runtime = build_runtime(Settings(home=home, clock="sim"))
+    try:
+        assert "purge_cdn" not in runtime.specs and "add_one_replica" in runtime.specs
+    finally:
+        runtime.close()
+    rows = {r["name"]: r for r in json.loads(arf(home, "actions", "list", "--json").stdout)}
+    assert rows["purge_cdn"]["platforms"] == "hosts (if bound)"
+    assert rows["add_one_replica"]["platforms"].startswith("sim, kubernetes")
+
+
 def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     home = _home(tmp_path)
     listed = arf(home, "actions", "list", "--json")

@@ -41,11 +41,11 @@ def actions_list(
             return
         table = Table(title=f"{len(rows)} actions")
         table.add_column("name", no_wrap=True)  # the name is typed next: never cut
-        for column in ("risk", "rollback", "operations", "source"):
+        for column in ("risk", "rollback", "platforms", "source"):
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(
-                *(row[key] for key in ("name", "risk_class", "rollback", "operations", "source"))
+                *(row[key] for key in ("name", "risk_class", "rollback", "platforms", "source"))
             )
         out.print(table)
 

@@ -266,6 +266,11 @@ class TargetDriver(Protocol):
 
     def describe(self, target: str) -> Mapping[str, JsonValue] | None: ...
 
+    def operations(self) -> frozenset[str]:
+        """The operation verbs this platform implements: an action that sends any other is
+        not offered to reasoning here."""
+        ...
+
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
     ) -> Mapping[str, JsonValue]: ...

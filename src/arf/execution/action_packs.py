@@ -177,6 +177,11 @@ class ActionDefinition:
         value = self._cel.value(expression, self._cel.context(step, state))
         return None if value is _UNSET else _json(value)
 
+    @property
+    def operations(self) -> frozenset[str]:
+        """Every operation verb the action may send, forward or back."""
+        return frozenset(op.op for op in self.manifest.forward + self.manifest.rollback.operations)
+
     def preconditions(self, step: PlanStep, state: State) -> list[str]:
         """Why the step cannot run on this pre-state: its parameters against the schema
         first, then the manifest's preconditions in order (the first that fails)."""
@@ -315,6 +320,11 @@ class ActionCatalog:
 
     def specs(self) -> tuple[ActionSpec, ...]:
         return tuple(a.spec for a in self._actions.values())
+
+    def supported_by(self, operations: frozenset[str]) -> ActionCatalog:
+        """The actions a platform implementing these operations can run: the others are
+        neither offered to reasoning nor executable there."""
+        return ActionCatalog([a for a in self._actions.values() if a.operations <= operations])
 
     def definitions(self) -> tuple[ActionDefinition, ...]:
         return tuple(self._actions.values())

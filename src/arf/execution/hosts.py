@@ -304,6 +304,11 @@ class HostsDriver:
             return None
         return state or None
 
+    def operations(self) -> frozenset[str]:
+        """What the platform file binds, and IaC fixes when it names a repository."""
+        iac = {"set_attribute"} if self._config.iac is not None else set()
+        return frozenset(self._config.operations) | iac
+
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
     ) -> Mapping[str, JsonValue]:

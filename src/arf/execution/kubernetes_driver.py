@@ -130,6 +130,10 @@ def _tag(image: str) -> str:
 class KubernetesDriver:
     """Implements `arf.core.ports.TargetDriver` for Deployments and Nodes."""
 
+    OPERATIONS = frozenset(
+        {"deploy", "set_config", "set_memory_limit", "scale", "restart", "cordon", "delete_pod"}
+    )
+
     def __init__(
         self,
         api: client.ApiClient,
@@ -273,6 +277,9 @@ class KubernetesDriver:
             raise ExecutionError("kubernetes: the deployment has no containers")
         containers[0] = change(containers[0])
         return {"spec": {"template": {"spec": {"containers": containers}}}}
+
+    def operations(self) -> frozenset[str]:
+        return self.OPERATIONS
 
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str

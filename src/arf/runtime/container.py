@@ -118,9 +118,11 @@ def build_runtime(
         if settings.service_catalog
         else packaged_service_catalog()
     )
-    actions = load_catalog(settings)  # before any client exists: a broken pack leaks nothing
+    catalog = load_catalog(settings)  # before any client exists: a broken pack leaks nothing
     sim = platform if platform is not None else _platform(settings, clock)
     adapters = platform_adapters(settings, clock)
+    driver = adapters.driver if adapters else sim
+    actions = catalog.supported_by(driver.operations())
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
     tokens = ApproxTokenCounter()
     redactor = Redactor()
@@ -133,7 +135,7 @@ def build_runtime(
         policy=policy,
         actions=actions,
         reasoner=reasoner or build_reasoner(settings, clock, tokens, redactor),
-        executor=Executor(actions, adapters.driver if adapters else sim),
+        executor=Executor(actions, driver),
         verifier=Verifier(
             adapters.telemetry if adapters else sim,
             clock,

@@ -91,9 +91,29 @@ def validate_paths(paths: Sequence[Path]) -> ActionCatalog:
     return ActionCatalog([d for path in paths for d in load_pack(path)])
 
 
+def known_platforms() -> dict[str, frozenset[str] | None]:
+    """The operations each platform implements; None: whatever its platform file binds."""
+    from arf.sim.platform import SimPlatform
+
+    table: dict[str, frozenset[str] | None] = {"sim": SimPlatform.OPERATIONS}
+    try:
+        from arf.execution.kubernetes_driver import KubernetesDriver
+    except ImportError:  # the kubernetes extra is not installed
+        pass
+    else:
+        table["kubernetes"] = KubernetesDriver.OPERATIONS
+    table["hosts"] = None
+    return table
+
+
 def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
     """One line of `arf actions list`."""
     manifest = definition.manifest
+    platforms = [
+        name if operations is not None else f"{name} (if bound)"
+        for name, operations in known_platforms().items()
+        if operations is None or definition.operations <= operations
+    ]
     rollback = manifest.rollback
     return {
         "name": manifest.name,
@@ -102,7 +122,8 @@ def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
         "rollback": "irreversible"
         if rollback.irreversible
         else ("declared" if rollback.operations else "none needed"),
-        "operations": ", ".join(sorted({op.op for op in manifest.forward + rollback.operations})),
+        "operations": ", ".join(sorted(definition.operations)),
+        "platforms": ", ".join(platforms),
         "target_kind": manifest.target_kind,
         "source": origin,
         "description": manifest.description,

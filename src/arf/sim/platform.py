@@ -162,6 +162,18 @@ def default_state(seed: int, now: float) -> SimState:
 class SimPlatform:
     """Implements `TargetDriver` and `Telemetry` over a `SimState`."""
 
+    OPERATIONS = frozenset(
+        {
+            "deploy",
+            "set_config",
+            "set_memory_limit",
+            "restart",
+            "scale",
+            "failover",
+            "set_attribute",
+        }
+    )
+
     def __init__(self, state: SimState, clock: Clock, repeat_interval_s: float = 300.0) -> None:
         self.state = state
         self._clock = clock
@@ -383,6 +395,9 @@ class SimPlatform:
                 "replicas": 0,
             }
         return None
+
+    def operations(self) -> frozenset[str]:
+        return self.OPERATIONS
 
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str
