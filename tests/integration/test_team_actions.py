@@ -8,11 +8,16 @@ import json
 from pathlib import Path
 
 from arf.core.action_pack import ActionManifest
-from arf.core.records import PlanStep
+from arf.core.clock import ManualClock
+from arf.core.records import IncidentState, PlanStep, Route, Verdict
 from arf.execution.executor import Executor
+from arf.oversight.identities import Identity
+from arf.runtime import operations
 from arf.runtime.container import build_runtime
+from arf.runtime.ingest import Ingestor
 from arf.runtime.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, make_runtime
+from tests.integration.driving import firing_alert
 from tests.integration.test_cli import arf, assert_one_line_error
 
 ADD_REPLICA = (REPO / "docs" / "examples" / "actions" / "add_one_replica.yaml").read_text()
@@ -98,3 +103,51 @@ def test_a_broken_team_action_stops_arf_with_a_one_line_error(
 
 def test_showing_an_unknown_action_is_a_one_line_error(tmp_path: Path) -> None:
     assert_one_line_error(arf(tmp_path, "actions", "show", "nothing_like_it"), "no action")
+
+
+DRAIN = ADD_REPLICA.replace("name: add_one_replica", "name: drain_stuck_queue").replace(
+    "remedies:\n  symptoms: [saturation]",
+    "remedies:\n  symptoms: [dependency_failure]\n  alerts: [PaymentsQueueStuck]",
+)
+
+
+def test_an_unfamiliar_alert_gets_a_team_actions_plan_a_person_acknowledges(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    """No knowledge entry names the alert; a team action declares it remedies it. Instead of
+    a page, ARF proposes that action, routes it to a person (found through the catalog only),
+    and once acknowledged executes, verifies and records it."""
+    home = _home(tmp_path, DRAIN)
+    runtime = make_runtime(home, clock)
+    try:
+        Ingestor(runtime).ingest(
+            "alertmanager", firing_alert(runtime, "payments", "PaymentsQueueStuck")
+        )
+        clock.advance(120)
+        operations.advance(runtime)
+        with runtime.store.unit_of_work() as uow:
+            (incident,) = uow.list_incidents()
+            decision = uow.latest_decision(incident.incident_id)
+        assert incident.state is IncidentState.AWAITING_HUMAN
+        assert decision is not None and decision.route is Route.ACKNOWLEDGE
+        sam = Identity("sam", frozenset({"sre"}))
+        operations.answer(runtime, incident.incident_id, sam, Verdict.APPROVE)
+        for _ in range(20):
+            clock.advance(30)
+            runtime.platform.tick()
+            operations.advance(runtime)
+        with runtime.store.unit_of_work() as uow:
+            final = uow.get_incident(incident.incident_id)
+            kinds = [e.kind for e in uow.ledger_for_incident(incident.incident_id)]
+            steps = uow.executions_for(incident.incident_id)
+        assert final.state is IncidentState.RESOLVED, final.state
+        assert [(s.action, s.status.value) for s in steps][-1] == (
+            "drain_stuck_queue",
+            "succeeded",
+        )
+        for kind in ("decision.recorded", "approval.recorded", "execution.step"):
+            assert kind in kinds, kind
+        assert kinds.index("approval.recorded") < kinds.index("execution.step")
+        assert kinds[-2] == "verification.recorded"
+    finally:
+        runtime.close()

@@ -11,10 +11,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arf.cli.console import HomeOption, err, handled, out, runtime_for
+from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
 from arf.core.errors import InputError
 from arf.core.records import Controls
 from arf.runtime import governance_ops, operations
+from arf.runtime.plugins import load_catalog
 
 policy_app = typer.Typer(
     no_args_is_help=True, help="Policy tooling: test, lint, simulate, suggest, calibration."
@@ -67,20 +68,26 @@ def policy_lint(
     policy: Annotated[
         Path | None, typer.Argument(help="the policy file (default: the packaged pack)")
     ] = None,
+    home: HomeOption = None,
 ) -> None:
-    """Every load error at once, plus unreachable, shadowed and duplicate rules."""
+    """Every load error at once, plus unreachable, shadowed and duplicate rules; warns about
+    catalogued actions no rule reading the action's attributes covers."""
     with handled():
-        findings = governance_ops.lint_policy(policy)
+        actions = load_catalog(settings_for(home)).specs()
+        findings = governance_ops.lint_policy(policy, actions)
         for finding in findings:
             where = f"line {finding.line}" if finding.line else "file"
+            label = f"warning: {finding.kind}" if finding.warning else finding.kind
             out.print(
-                f"{finding.kind}: {finding.rule_id} ({where}): {finding.message}",
+                f"{label}: {finding.rule_id} ({where}): {finding.message}",
                 markup=False,
                 highlight=False,
+                soft_wrap=True,
             )
-        if findings:
+        if any(not finding.warning for finding in findings):
             raise typer.Exit(1)
-        out.print("no findings")
+        if not findings:
+            out.print("no findings")
 
 
 @policy_app.command("simulate")

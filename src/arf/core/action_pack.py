@@ -17,7 +17,14 @@ from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
-from arf.core.records import ActionParam, ActionSpec, Name, Record, RiskClass, ShortText
+from arf.core.records import (
+    ActionParam,
+    ActionRemedies,
+    ActionSpec,
+    Record,
+    RiskClass,
+    ShortText,
+)
 
 FORMAT = "arf/action/v1"
 Expression = Annotated[str, Field(min_length=1, max_length=2_000)]
@@ -106,14 +113,6 @@ class EffectRule(Record):
         return self
 
 
-class Remedies(Record):
-    """What the action remedies, so reasoning can find it for a symptom set."""
-
-    symptoms: tuple[Identifier, ...] = ()
-    alerts: tuple[Name, ...] = ()
-    findings: tuple[Name, ...] = ()
-
-
 class ActionManifest(Record):
     format: Literal["arf/action/v1"]
     name: Identifier
@@ -133,7 +132,19 @@ class ActionManifest(Record):
     permissions: tuple[Permission, ...] = Field(min_length=1)
     security_sensitive: bool = False
     tags: tuple[Identifier, ...] = ()
-    remedies: Remedies = Field(default_factory=Remedies)
+    remedies: ActionRemedies = Field(default_factory=ActionRemedies)
+
+    @model_validator(mode="after")
+    def _remedies_name_parameters(self) -> ActionManifest:
+        remedies = self.remedies
+        named = [remedies.finding_param] if remedies.finding_param else []
+        named += [p for change in remedies.changes for p in change.params]
+        for name in named:
+            if name not in self.params:
+                raise ValueError(f"remedies name the parameter {name!r}, which is not declared")
+        if remedies.findings and not remedies.finding_param:
+            raise ValueError("remedies.findings needs finding_param: the parameter given the id")
+        return self
 
     def spec(self) -> ActionSpec:
         """What reasoning and governance see of the action."""
@@ -153,10 +164,15 @@ class ActionManifest(Record):
                     maximum=schema.maximum,
                     choices=schema.enum,
                     description=schema.description,
+                    pattern=schema.pattern,
+                    max_length=schema.max_length,
+                    default=schema.default,
                 )
                 for name, schema in self.params.items()
             ),
             security_sensitive=self.security_sensitive,
             permissions=self.permissions,
             verification=self.verification,
+            tags=self.tags,
+            remedies=self.remedies,
         )

@@ -411,6 +411,27 @@ class ActionParam(Record):
     description: ShortText = ""
     pattern: str | None = None  # a string parameter's values match it in full
     max_length: int | None = None
+    default: JsonValue = None  # used when a plan leaves the parameter out
+
+
+class ChangeRemedy(Record):
+    """A kind of change the action undoes, and where each of its parameters comes from: the
+    change attribute (`from`, `key`, ...) read as the parameter's type."""
+
+    kind: Name
+    params: dict[str, Name] = Field(default_factory=dict)
+
+
+class ActionRemedies(Record):
+    """What an action declares it remedies, so reasoning can find it for a symptom set no
+    rule names: symptom categories, alert names, scanner finding ids (given to the parameter
+    `finding_param`) and kinds of change it undoes."""
+
+    symptoms: tuple[Name, ...] = ()
+    alerts: tuple[Name, ...] = ()
+    findings: tuple[Name, ...] = ()
+    finding_param: Name | None = None
+    changes: tuple[ChangeRemedy, ...] = ()
 
 
 class ActionSpec(Record):
@@ -427,6 +448,8 @@ class ActionSpec(Record):
     permissions: tuple[str, ...] = ()
     verification: Name
     dry_run: bool = True
+    tags: tuple[Name, ...] = ()
+    remedies: ActionRemedies = Field(default_factory=ActionRemedies)
 
 
 class StepStatus(StrEnum):

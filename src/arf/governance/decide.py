@@ -143,6 +143,19 @@ def calibrated(request: DecisionRequest, rules: CalibrationRules) -> Calibrated:
     )
 
 
+def action_input(spec: ActionSpec) -> dict[str, Any]:
+    """The `action` section of the policy input: what the action declares of itself."""
+    return {
+        "name": spec.name,
+        "risk_class": spec.risk_class.value,
+        "reversible": spec.reversible,
+        "security_sensitive": spec.security_sensitive,
+        "permissions": list(spec.permissions),
+        "target_kind": spec.target_kind,
+        "tags": list(spec.tags),
+    }
+
+
 def build_inputs(
     request: DecisionRequest,
     specs: Mapping[str, ActionSpec],
@@ -164,14 +177,7 @@ def build_inputs(
         budget = info.error_budget_remaining if info else 1.0
         inputs.append(
             {
-                "action": {
-                    "name": spec.name,
-                    "risk_class": spec.risk_class.value,
-                    "reversible": spec.reversible,
-                    "security_sensitive": spec.security_sensitive,
-                    "permissions": list(spec.permissions),
-                    "target_kind": spec.target_kind,
-                },
+                "action": action_input(spec),
                 "step": {
                     "index": index,
                     "target": step.target,

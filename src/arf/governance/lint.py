@@ -5,7 +5,10 @@
 - unreachable: a rule no input found matches;
 - shadowed: a rule that never decides anything, because whenever it matches a stricter rule
   matches too (an allow under a deny that always comes with it);
-- duplicates: two rules with the same condition.
+- duplicates: two rules with the same condition;
+- uncovered (a warning): a catalogued action that no rule reading the action's attributes
+  (name, risk class, reversibility, permissions, tags, ...) ever matches: the policy decides on
+  it only by rules that ignore which action runs.
 
 Reachability is searched, not proved: inputs are built from the neutral input by setting the
 fields the rules read to the literals the policy compares them with and to typical values of
@@ -24,7 +27,8 @@ from typing import Any
 import yaml
 
 from arf.core.errors import PolicyLoadError
-from arf.core.records import Effect
+from arf.core.records import ActionSpec, Effect
+from arf.governance.decide import action_input
 from arf.governance.policy import PolicyBundle, Rule, compile_rule, evaluate, load_policy_text
 from arf.governance.schema import INPUT_SCHEMA, MAP, field_paths, neutral_input, sample_input
 
@@ -49,10 +53,19 @@ _ENUMS: Mapping[str, tuple[str, ...]] = {
 
 @dataclass(frozen=True)
 class Finding:
-    kind: str  # error | unreachable | shadowed | duplicate
+    kind: str  # error | unreachable | shadowed | duplicate | uncovered
     rule_id: str
     line: int
     message: str
+
+    @property
+    def warning(self) -> bool:
+        """A finding that does not fail `arf policy lint`."""
+        return self.kind in WARNINGS
+
+
+WARNINGS = frozenset({"uncovered"})
+COVERAGE_SAMPLES = 400  # corpus inputs tried per action before calling it uncovered
 
 
 def _literals(expression: str) -> list[Any]:
@@ -152,7 +165,9 @@ def _loading_errors(text: str, origin: str) -> list[Finding]:
     return findings
 
 
-def lint_text(text: str, origin: str, seed: int = 7) -> list[Finding]:
+def lint_text(
+    text: str, origin: str, seed: int = 7, actions: Sequence[ActionSpec] = ()
+) -> list[Finding]:
     errors = _loading_errors(text, origin)
     if errors:
         return errors
@@ -160,7 +175,41 @@ def lint_text(text: str, origin: str, seed: int = 7) -> list[Finding]:
         bundle = load_policy_text(text, origin)
     except PolicyLoadError as exc:
         return [Finding("error", "-", 0, str(exc))]
-    return lint_bundle(bundle, seed)
+    return lint_bundle(bundle, seed) + uncovered_actions(bundle, actions, seed)
+
+
+def uncovered_actions(
+    bundle: PolicyBundle, actions: Sequence[ActionSpec], seed: int = 7
+) -> list[Finding]:
+    """The actions no rule that reads `action.*` matches, over the search corpus with the
+    action section replaced by each action's own attributes."""
+    if not actions:
+        return []
+    reading = {
+        r.rule_id
+        for r in bundle.rules
+        if any(path.startswith("action.") for path in field_paths(r.when))
+    }
+    corpus = _corpus(bundle, seed)
+    step = max(1, len(corpus) // COVERAGE_SAMPLES)
+    findings = []
+    for spec in actions:
+        section = action_input(spec)
+        if not any(
+            _matches(bundle, {**document, "action": section}) & reading
+            for document in corpus[::step]
+        ):
+            findings.append(
+                Finding(
+                    "uncovered",
+                    spec.name,
+                    0,
+                    f"no rule that reads the action's attributes matches {spec.name}"
+                    f" (risk {spec.risk_class.value}, tags {list(spec.tags)}): the policy"
+                    " decides on it only by rules that ignore which action runs",
+                )
+            )
+    return findings
 
 
 def _matches(bundle: PolicyBundle, document: Mapping[str, Any]) -> set[str]:

@@ -1,12 +1,17 @@
 """The deterministic evidence reasoner.
 
 It explains failures from the evidence in a snapshot, in this order:
-1. change correlation with a causal check: a deploy or config change on a failing service,
-   shortly before its symptoms began, explains them (rollback / revert). A change on a service
-   that is not failing, or one that came after the symptoms, is not blamed (recorded as rejected);
-2. scanner findings with a catalogued fix (IaC patch);
-3. failure-mode signatures from the knowledge base, on the deepest failing services;
+1. change correlation with a causal check: a change on a failing service, shortly before its
+   symptoms began, explains them; the remedy is the catalogued action that declares it undoes
+   that kind of change (`remedies.changes`), with its parameters read from the change. A change
+   on a service that is not failing, or one that came after the symptoms, is not blamed
+   (recorded as rejected);
+2. scanner findings, fixed by the action that declares the finding id (`remedies.findings`);
+3. failure-mode signatures from the knowledge base, on the deepest failing services; where
+   none matches, an action that declares it remedies the firing alerts (`remedies.alerts`),
+   proposed below the autonomy threshold so a person confirms it;
 4. nothing firing any more: a transient, self-resolved blip (no action).
+No action name is written here: the catalog says what each action remedies.
 Similar past incidents in the snapshot then move the confidence of each candidate: the same
 action on the same target resolved before (a little up) or was rolled back (more down).
 Every hypothesis cites evidence ids from the snapshot. The reasoner has no side effects.
@@ -26,8 +31,11 @@ from pydantic import JsonValue
 
 from arf.core.clock import Clock
 from arf.core.errors import ConfigError
+from arf.core.grounding import param_problems
 from arf.core.records import (
+    ActionParam,
     ActionSpec,
+    ChangeRemedy,
     ContextSnapshot,
     Diagnosis,
     Evidence,
@@ -37,6 +45,7 @@ from arf.core.records import (
     PastIncident,
     PlanStep,
     RemediationPlan,
+    RiskClass,
     Severity,
     SignalKind,
     SignalStatus,
@@ -104,6 +113,14 @@ class _Candidate:
     steps: tuple[PlanStep, ...]
     impact: str
 
+
+# Kinds of change the engine judges as causes even when no catalogued action undoes them
+# (the hypothesis then explains the escalation); any other kind is judged when an action
+# declares it undoes it.
+CAUSAL_CHANGES = frozenset({"deploy", "config", "scale"})
+# A proposal found only through what an action declares it remedies (no knowledge entry,
+# no change) stays below the default policy's autonomy threshold: a person confirms it.
+CATALOG_CONFIDENCE = 0.45
 
 HISTORY_SUCCESS = 0.05  # per similar incident the same action resolved, times its similarity
 HISTORY_FAILURE = 0.15  # per similar incident where it was rolled back or escalated
@@ -181,6 +198,53 @@ def _reverted_pairs(changes: Sequence[Evidence], own_authors: frozenset[str]) ->
                 )
             break  # only the latest earlier change of the same thing can be the one undone
     return found
+
+
+def _undoer(specs: Mapping[str, ActionSpec], kind: str) -> tuple[ActionSpec, ChangeRemedy] | None:
+    """The catalogued action that declares it undoes changes of `kind` (by name, when several
+    do, so the choice never depends on load order)."""
+    for name in sorted(specs):
+        for remedy in specs[name].remedies.changes:
+            if remedy.kind == kind:
+                return specs[name], remedy
+    return None
+
+
+def _typed(param: ActionParam, value: JsonValue) -> JsonValue:
+    """A change attribute read as the parameter's type; None when it is not one."""
+    if value is None or param.type == "boolean":
+        return value if isinstance(value, bool) else None
+    if param.type in ("integer", "number"):
+        try:
+            return int(str(value)) if param.type == "integer" else float(str(value))
+        except ValueError:
+            return None
+    return str(value)
+
+
+def _with_defaults(spec: ActionSpec, params: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+    filled = {p.name: p.default for p in spec.params if p.default is not None}
+    return {**filled, **params}
+
+
+def _undo_step(specs: Mapping[str, ActionSpec], change: Evidence, service: str) -> PlanStep | None:
+    """The step that undoes `change`, with its parameters read from the change, or None when
+    no catalogued action undoes it or the change does not say what to go back to."""
+    found = _undoer(specs, str(change.attributes.get("change_type")))
+    if found is None:
+        return None
+    spec, remedy = found
+    declared = {p.name: p for p in spec.params}
+    params: dict[str, JsonValue] = {}
+    for name, attribute in remedy.params.items():
+        value = _typed(declared[name], change.attributes.get(attribute))
+        if value is None:
+            return None
+        params[name] = value
+    params = _with_defaults(spec, params)
+    if param_problems(spec, params):
+        return None  # the change names no value the action accepts (replicas 0, ...)
+    return PlanStep(action=spec.name, target=service, params=params)
 
 
 def _alertname(item: Evidence) -> str:
@@ -286,6 +350,10 @@ class EvidenceReasoner:
             names = {_alertname(a) for a in firing if a.service == service}
             signature = self._knowledge.match(names)
             if signature is None:
+                found = self._from_catalog(service, names, firing, roots, specs, next_id)
+                if found is not None:
+                    candidates.append(found)
+                    explained.add(service)
                 continue
             cited = tuple(a.evidence_id for a in firing if a.service == service)[:10]
             confidence = min(0.95, signature.confidence + (0.1 if service in roots else -0.2))
@@ -375,9 +443,11 @@ class EvidenceReasoner:
         rejected: list[str],
     ) -> _Candidate | None:
         service = change.service
-        change_type = change.attributes.get("change_type")
-        if service is None or change_type not in ("deploy", "config", "scale"):
-            return None
+        change_type = str(change.attributes.get("change_type"))
+        if service is None or (
+            change_type not in CAUSAL_CHANGES and _undoer(specs, change_type) is None
+        ):
+            return None  # a kind of change nothing here knows how to judge or undo
         if service not in failing:
             rejected.append(f"{change.summary}: {service} shows no symptoms (red herring)")
             return None
@@ -395,36 +465,27 @@ class EvidenceReasoner:
         cited = (change.evidence_id, *(a.evidence_id for a in alerts))[:10]
         names = {_alertname(a) for a in alerts}
         previous = change.attributes.get("from")
+        to = change.attributes.get("to", "?")
         if change_type == "deploy":
             crash = bool(names & {"KubePodCrashLooping", "CrashLooping", "ServiceDown"})
             category = HypothesisCategory.CRASH_LOOP if crash else HypothesisCategory.BAD_DEPLOY
             cause = f"the deploy of {service} {change.attributes.get('to', '')} broke it"
-            step = PlanStep(
-                action="rollback_deploy", target=service, params={"to_version": str(previous)}
-            )
             impact = f"{service} runs {previous} again and its errors stop"
         elif change_type == "scale":
             category = HypothesisCategory.CONFIG_CHANGE
-            cause = f"{service} was scaled from {previous} to {change.attributes.get('to', '?')}"
-            replicas = int(str(previous)) if str(previous).isdigit() else 0
-            step = PlanStep(action="scale_service", target=service, params={"replicas": replicas})
+            cause = f"{service} was scaled from {previous} to {to}"
             impact = f"{service} runs {previous} replicas again and serves traffic"
-            if replicas <= 0:
-                previous = None  # nothing to scale back to
-        else:
+        elif change_type == "config":
             category = HypothesisCategory.CONFIG_CHANGE
             key = str(change.attributes.get("key", ""))
             cause = f"the configuration change of {key} on {service} degraded it"
-            step = PlanStep(
-                action="revert_config",
-                target=service,
-                params={"key": key, "to_value": str(previous)},
-            )
             impact = f"{service} gets {key}={previous} back and recovers"
-        if previous is None or step.action not in specs:
-            steps: tuple[PlanStep, ...] = ()
-        else:
-            steps = (step,)
+        else:  # a kind of change only a catalogued action knows how to undo
+            category = HypothesisCategory.CONFIG_CHANGE
+            cause = f"the {change_type} change on {service} ({previous} -> {to}) broke it"
+            impact = f"{service} is back to {previous} and recovers"
+        step = _undo_step(specs, change, service)
+        steps: tuple[PlanStep, ...] = () if step is None else (step,)
         hypothesis = Hypothesis(
             hypothesis_id=next_id("h"),
             cause=cause,
@@ -435,6 +496,50 @@ class EvidenceReasoner:
             rejected_alternatives=tuple(rejected[:10]),
         )
         return _Candidate(hypothesis, steps, impact)
+
+    def _from_catalog(
+        self,
+        service: str,
+        names: set[str],
+        firing: Sequence[Evidence],
+        roots: set[str],
+        specs: Mapping[str, ActionSpec],
+        next_id: Callable[[str], str],
+    ) -> _Candidate | None:
+        """An action that declares it remedies the alerts firing on `service`, when no
+        knowledge entry names them: the most alerts matched, then the lowest risk, then the
+        name. Only an action whose parameters all have defaults can be proposed this way."""
+        ranked = sorted(
+            (
+                (
+                    -len(names & set(spec.remedies.alerts)),
+                    list(RiskClass).index(spec.risk_class),
+                    name,
+                )
+                for name, spec in specs.items()
+                if spec.target_kind == "service" and names & set(spec.remedies.alerts)
+            ),
+        )
+        for _, _, name in ranked:
+            spec = specs[name]
+            params = _with_defaults(spec, {})
+            if param_problems(spec, params):
+                continue
+            matched = sorted(names & set(spec.remedies.alerts))
+            categories = [c for c in HypothesisCategory if c.value in spec.remedies.symptoms]
+            confidence = CATALOG_CONFIDENCE + (0.1 if service in roots else -0.2)
+            hypothesis = Hypothesis(
+                hypothesis_id=next_id("h"),
+                cause=f"{service} fires {', '.join(matched)}, which {name} declares it"
+                " remedies (no knowledge entry names this failure)",
+                category=categories[0] if categories else HypothesisCategory.UNKNOWN,
+                service=service,
+                confidence=round(confidence, 3),
+                evidence_ids=tuple(a.evidence_id for a in firing if a.service == service)[:10],
+            )
+            step = PlanStep(action=name, target=service, params=params)
+            return _Candidate(hypothesis, (step,), f"{service} recovers")
+        return None
 
     def _from_finding(
         self,
@@ -458,15 +563,15 @@ class EvidenceReasoner:
             confidence=0.9 if related_changes else 0.85,
             evidence_ids=(finding.evidence_id, *related_changes)[:10],
         )
-        patch = specs.get("apply_iac_patch")
-        fixable = patch is not None and any(
-            p.name == "check_id" and check_id in p.choices for p in patch.params
-        )
-        steps = (
-            (PlanStep(action="apply_iac_patch", target=resource, params={"check_id": check_id}),)
-            if fixable
-            else ()
-        )
+        steps: tuple[PlanStep, ...] = ()
+        for _, spec in sorted(specs.items()):
+            param = spec.remedies.finding_param
+            if param is None or check_id not in spec.remedies.findings:
+                continue
+            params = _with_defaults(spec, {param: check_id})
+            if not param_problems(spec, params):
+                steps = (PlanStep(action=spec.name, target=resource, params=params),)
+                break
         return _Candidate(hypothesis, steps, f"{check_id} no longer fails on {resource}")
 
     def _plans(

@@ -4,13 +4,14 @@ confidence calibration they give."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib import resources
 from pathlib import Path
 
 from arf.core.errors import AuthError, InputError
-from arf.core.records import Controls
+from arf.core.records import ActionSpec, Controls
 from arf.governance.calibration import (
     CalibrationRow,
     CalibrationRules,
@@ -97,16 +98,17 @@ def policy_suite(directory: Path | None) -> tuple[PolicyBundle, TestReport]:
     return bundle, run_cases(bundle, cases)
 
 
-def lint_policy(path: Path | None) -> list[Finding]:
+def lint_policy(path: Path | None, actions: Sequence[ActionSpec] = ()) -> list[Finding]:
+    """The policy's findings; with `actions`, also the actions no rule covers (warnings)."""
     if path is None:
         name = "default_policy.yaml"
         text = resources.files("arf.governance").joinpath(name).read_text("utf-8")
-        return lint_text(text, f"arf/governance/{name}")
+        return lint_text(text, f"arf/governance/{name}", actions=actions)
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise InputError(f"cannot read policy file {path}: {exc.strerror}") from exc
-    return lint_text(text, str(path))
+    return lint_text(text, str(path), actions=actions)
 
 
 def simulate(runtime: Runtime, window: timedelta, candidate: Path) -> list[Replayed]:

@@ -83,6 +83,14 @@ def test_the_valid_sample_loads_and_renders_typed_operations() -> None:
         (('permissions: ["cache:flush"]', "permissions: []"), "permissions", 8),
         (("format: arf/action/v1", "format: arf/action/v9"), "format: Input should be", 1),
         (("    minimum: 1\n", "    minimum: 500\n"), "params.keys: minimum is above maximum", 11),
+        (
+            (
+                "  leaves_no_trace: true\n",
+                "  leaves_no_trace: true\nremedies: {finding_param: id}\n",
+            ),
+            "remedies name the parameter 'id'",
+            1,
+        ),
     ],
 )
 def test_each_kind_of_bad_input_is_one_line_naming_file_line_and_field(

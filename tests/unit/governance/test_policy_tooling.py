@@ -18,6 +18,7 @@ from arf.core.records import (
     Route,
     ServiceInfo,
 )
+from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.governance.lint import lint_text
 from arf.governance.policy import load_policy_text
 from arf.governance.policy_tests import find_suite, load_cases, run_cases
@@ -123,6 +124,20 @@ def test_find_suite_wants_one_policy_and_some_cases(tmp_path: Path) -> None:
 
 def test_the_default_pack_lints_clean() -> None:
     assert lint_text(pack_text(), "pack.yaml") == []
+
+
+def test_lint_warns_about_an_action_no_rule_reading_action_attributes_covers() -> None:
+    specs = ActionCatalog(default_actions()).specs()
+    assert lint_text(pack_text(), "pack.yaml", actions=specs) == []
+    by_name_only = (
+        "name: t\nrules:\n"
+        "  - {id: allow-restart, when: 'action.name == \"restart_service\"', effect: allow}\n"
+        "  - {id: ack-prod, when: 'target.environment == \"production\"', effect: acknowledge}\n"
+    )
+    findings = lint_text(by_name_only, "t.yaml", actions=specs)
+    uncovered = {f.rule_id for f in findings if f.kind == "uncovered"}
+    assert uncovered == {s.name for s in specs} - {"restart_service"}
+    assert all(f.warning for f in findings if f.kind == "uncovered")
 
 
 def test_lint_reports_every_error_with_its_line() -> None:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from arf.core.clock import ManualClock
 from arf.core.records import (
+    ActionSpec,
     ContextSnapshot,
+    Diagnosis,
     Evidence,
     HypothesisCategory,
     Severity,
@@ -71,9 +74,13 @@ def snapshot(*evidence: Evidence) -> ContextSnapshot:
     )
 
 
-def diagnose(snap: ContextSnapshot):  # type: ignore[no-untyped-def]
+def diagnose(snap: ContextSnapshot) -> Diagnosis:
+    return diagnose_with(snap, SPECS)
+
+
+def diagnose_with(snap: ContextSnapshot, specs: Sequence[ActionSpec]) -> Diagnosis:
     reasoner = EvidenceReasoner(ManualClock(AT), KnowledgeBase.packaged())
-    return reasoner.diagnose(snap, SPECS, "dx-1")
+    return reasoner.diagnose(snap, specs, "dx-1")
 
 
 def test_a_recent_deploy_on_the_failing_service_is_blamed_and_rolled_back() -> None:
