@@ -83,6 +83,18 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     valid = arf(home, "actions", "validate", str(home / "actions.d"))
     assert valid.returncode == 0 and "ok: 1 action(s) valid" in valid.stdout
     assert arf(home, "actions", "validate").stdout.strip() == "ok: 8 action(s) valid"
+    cases = REPO / "docs" / "examples" / "actions" / "add_one_replica.cases.yaml"
+    (home / "actions.d" / cases.name).write_text(cases.read_text())
+    tested = arf(home, "actions", "test", str(home / "actions.d"))
+    assert tested.returncode == 0, tested.stdout
+    assert "3 passed, 0 failed" in tested.stdout
+    everything = arf(home, "actions", "test")
+    assert everything.returncode == 0 and "31 passed, 0 failed" in everything.stdout
+    (home / "actions.d" / cases.name).write_text(
+        cases.read_text().replace("replicas: 4}", "replicas: 5}")
+    )
+    failing = arf(home, "actions", "test", str(home / "actions.d"))
+    assert failing.returncode == 1 and "2 passed, 1 failed" in failing.stdout
     schema = arf(home, "actions", "schema")
     assert json.loads(schema.stdout) == ActionManifest.model_json_schema()
 

@@ -18,6 +18,7 @@ from arf.runtime.plugins import (
     action_sources,
     catalog_of,
     load_catalog,
+    test_actions,
     validate_paths,
 )
 
@@ -83,6 +84,42 @@ def actions_validate(
     with handled():
         catalog = validate_paths(paths) if paths else load_catalog(settings_for(home))
         out.print(f"ok: {len(catalog.specs())} action(s) valid")
+
+
+@actions_app.command("test")
+def actions_test(
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(help="action folders with their *.cases.yaml (default: every pack)"),
+    ] = None,
+    allow_untested: Annotated[
+        bool, typer.Option(help="pass even if some action has no case")
+    ] = False,
+    home: HomeOption = None,
+) -> None:
+    """Run table-driven action cases (pre-state and parameters -> operations, rollback,
+    effect, or the refusal) and list actions no case exercises."""
+    with handled():
+        _, report = test_actions(settings_for(home), paths or ())
+        table = Table(title="Action tests")
+        table.add_column("action", no_wrap=True)
+        for column in ("case", "result"):
+            table.add_column(column, overflow="fold")
+        for result in report.results:
+            verdict = "ok" if result.passed else "FAIL: " + "; ".join(result.failures)
+            table.add_row(result.action, result.case, verdict)
+        out.print(table)
+        passed = len(report.results) - report.failed
+        out.print(f"{passed} passed, {report.failed} failed", markup=False, highlight=False)
+        if report.untested:
+            out.print(
+                f"actions no case exercises: {', '.join(report.untested)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
+        if report.failed or (report.untested and not allow_untested):
+            raise typer.Exit(1)
 
 
 @actions_app.command("schema")

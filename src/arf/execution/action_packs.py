@@ -250,8 +250,11 @@ def _expressions(manifest: ActionManifest) -> Iterable[tuple[tuple[str | int, ..
 # ------------------------------------------------------------------ loading
 
 
-def parse_manifest(text: str, where: str) -> ActionManifest:
-    """One manifest from YAML text; `where` names the file in errors."""
+CASES_SUFFIX = ".cases.yaml"  # `arf actions test` cases, beside the actions they test
+
+
+def parse_yaml(text: str, where: str) -> Mapping[str, object]:
+    """One YAML mapping; `where` names the file in errors."""
     try:
         document = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -260,7 +263,13 @@ def parse_manifest(text: str, where: str) -> ActionManifest:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise PackError(f"{where}{line}: not valid YAML: {problem}") from exc
     if not isinstance(document, Mapping):
-        raise PackError(f"{where}:1: an action file is one YAML mapping")
+        raise PackError(f"{where}:1: the file is not one YAML mapping")
+    return document
+
+
+def parse_manifest(text: str, where: str) -> ActionManifest:
+    """One manifest from YAML text; `where` names the file in errors."""
+    document = parse_yaml(text, where)
     try:
         return ActionManifest.model_validate(document)
     except ValidationError as exc:
@@ -281,7 +290,13 @@ def _files(source: Traversable) -> list[Traversable]:
     if not source.is_dir():
         raise PackError(f"{source}: no such action file or directory")
     return sorted(
-        (f for f in source.iterdir() if f.is_file() and f.name.endswith((".yaml", ".yml"))),
+        (
+            f
+            for f in source.iterdir()
+            if f.is_file()
+            and f.name.endswith((".yaml", ".yml"))
+            and not f.name.endswith(CASES_SUFFIX)
+        ),
         key=lambda f: f.name,
     )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from arf.core.action_pack import ActionManifest
 from arf.execution.action_packs import ActionCatalog, ActionDefinition, PackError, load_pack
+from arf.execution.action_tests import ActionTestReport, run_cases
 from arf.runtime.settings import Settings
 
 ACTIONS_GROUP = "arf.actions"
@@ -29,11 +30,14 @@ ACTIONS_GROUP = "arf.actions"
 class PackSource:
     """Where a set of actions came from, for `arf actions list` and for errors."""
 
-    origin: str  # "plug-in NAME (module:attr)", "setting action_packs", "$ARF_HOME/actions.d"
+    origin: str  # "plug-in NAME", a path from the setting, or $ARF_HOME/actions.d
     definitions: tuple[ActionDefinition, ...]
+    locations: tuple[Traversable | Path, ...] = ()  # the files or folders, for their cases
 
 
-def _from_plugin(entry: metadata.EntryPoint) -> list[ActionDefinition]:
+def _from_plugin(
+    entry: metadata.EntryPoint,
+) -> tuple[list[ActionDefinition], list[Traversable | Path]]:
     label = f"plug-in {entry.name!r} ({entry.value})"
     try:
         provider = entry.load()
@@ -42,17 +46,19 @@ def _from_plugin(entry: metadata.EntryPoint) -> list[ActionDefinition]:
         raise PackError(f"{ACTIONS_GROUP} {label} failed to load: {exc}") from exc
     items: Iterable[object] = provided if isinstance(provided, list | tuple) else (provided,)
     definitions: list[ActionDefinition] = []
+    locations: list[Traversable | Path] = []
     for item in items:
         if isinstance(item, ActionManifest):
             definitions.append(ActionDefinition(item, label))
         elif isinstance(item, Path | Traversable):
             definitions.extend(load_pack(item))
+            locations.append(item)
         else:
             raise PackError(
                 f"{ACTIONS_GROUP} {label} returned {type(item).__name__}: expected a pack"
                 " path or an ActionManifest"
             )
-    return definitions
+    return definitions, locations
 
 
 def action_sources(
@@ -64,13 +70,13 @@ def action_sources(
         if plugins is not None
         else sorted(metadata.entry_points(group=ACTIONS_GROUP), key=lambda e: e.name)
     )
-    sources = [PackSource(f"plug-in {entry.name}", tuple(_from_plugin(entry))) for entry in entries]
-    for path in settings.action_packs:
-        sources.append(PackSource(str(path), tuple(load_pack(path))))
-    if settings.actions_dir.is_dir():
-        sources.append(
-            PackSource(str(settings.actions_dir), tuple(load_pack(settings.actions_dir)))
-        )
+    sources = []
+    for entry in entries:
+        definitions, locations = _from_plugin(entry)
+        sources.append(PackSource(f"plug-in {entry.name}", tuple(definitions), tuple(locations)))
+    own = [settings.actions_dir] if settings.actions_dir.is_dir() else []
+    for path in [*settings.action_packs, *own]:
+        sources.append(PackSource(str(path), tuple(load_pack(path)), (path,)))
     return sources
 
 
@@ -128,3 +134,20 @@ def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
         "source": origin,
         "description": manifest.description,
     }
+
+
+def test_actions(
+    settings: Settings, paths: Sequence[Path] = ()
+) -> tuple[ActionCatalog, ActionTestReport]:
+    """Run the cases beside the given packs (default: every registered pack) against the
+    catalog (`arf actions test`); a given pack that is not registered is tested too."""
+    sources = action_sources(settings)
+    catalog = catalog_of(sources)
+    if not paths:
+        locations = [location for source in sources for location in source.locations]
+        return catalog, run_cases(catalog, locations)
+    given = ActionCatalog([d for path in paths for d in load_pack(path)])
+    rest = [d for d in catalog.definitions() if d.spec.name not in given]
+    scope = {s.name for s in given.specs()}
+    combined = ActionCatalog([*given.definitions(), *rest])
+    return combined, run_cases(combined, list(paths), scope)

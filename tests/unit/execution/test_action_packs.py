@@ -16,9 +16,11 @@ from arf.execution.action_packs import (
     ActionCatalog,
     PackError,
     default_actions,
+    default_pack,
     load_definition,
     load_pack,
 )
+from arf.execution.action_tests import ActionTestReport, run_cases
 from arf.runtime.plugins import load_catalog
 from arf.runtime.settings import Settings
 from tests.conftest import REPO
@@ -109,7 +111,7 @@ def test_malformed_yaml_and_a_string_without_bounds_are_refused(tmp_path: Path) 
         "    type: integer\n    minimum: 1\n    maximum: 100", "    type: string"
     )
     assert "needs an enum, a pattern or a max_length" in _error(unbounded, tmp_path)
-    assert "one YAML mapping" in _error("- a\n- b\n", tmp_path)
+    assert "not one YAML mapping" in _error("- a\n- b\n", tmp_path)
 
 
 def test_a_name_declared_twice_names_both_files(tmp_path: Path) -> None:
@@ -237,3 +239,64 @@ def test_an_action_is_offered_only_where_the_platform_implements_its_operations(
     assert "failover_database" not in kubernetes and "apply_iac_patch" not in kubernetes
     deploy_only = catalog.supported_by(frozenset({"deploy"}))
     assert [s.name for s in deploy_only.specs()] == ["rollback_deploy"]
+
+
+# ------------------------------------------------------------------ arf actions test
+
+
+def _cases(tmp_path: Path, cases: str) -> ActionTestReport:
+    (tmp_path / "flush_cache.yaml").write_text(VALID)
+    (tmp_path / "flush_cache.cases.yaml").write_text("action: flush_cache\ncases:\n" + cases)
+    return run_cases(ActionCatalog(load_pack(tmp_path)), [tmp_path])
+
+
+def test_action_cases_pass_when_the_action_does_what_they_say(tmp_path: Path) -> None:
+    report = _cases(
+        tmp_path,
+        "  - name: flushes\n    params: {keys: 3}\n    state: {kind: service}\n"
+        "    expect: {forward: [{op: restart, args: {keys: 3}}], rollback: []}\n"
+        "  - name: refuses a resource\n    params: {keys: 3}\n    state: {kind: resource}\n"
+        "    expect: {refused: is not a service}\n",
+    )
+    assert [r.passed for r in report.results] == [True, True] and not report.untested
+
+
+def test_action_cases_fail_when_the_action_does_otherwise(tmp_path: Path) -> None:
+    report = _cases(
+        tmp_path,
+        "  - name: wrong operation\n    params: {keys: 3}\n    state: {kind: service}\n"
+        "    expect: {forward: [{op: scale, args: {keys: 3}}]}\n"
+        "  - name: expected a refusal\n    params: {keys: 3}\n    state: {kind: service}\n"
+        "    expect: {refused: nope}\n"
+        "  - name: refused unexpectedly\n    params: {keys: 3}\n    state: {kind: resource}\n"
+        "    expect: {forward: []}\n"
+        "  - name: effect of a traceless action\n    params: {keys: 3}\n"
+        "    state: {kind: service}\n    expect: {effect: {before: 1, after: 2}}\n",
+    )
+    failures = [r.failures[0] for r in report.results]
+    assert report.failed == 4
+    assert failures[0].startswith("forward: sends restart")
+    assert "it would run" in failures[1]
+    assert failures[2] == "refused: target is not a service"
+    assert "leaves no trace" in failures[3]
+
+
+def test_a_bad_case_file_is_one_line_naming_file_line_and_field(tmp_path: Path) -> None:
+    with pytest.raises(PackError, match=r"flush_cache\.cases\.yaml:4: cases\.0\.expect: "):
+        _cases(tmp_path, "  - name: says nothing\n    expect: {}\n")
+    (tmp_path / "flush_cache.cases.yaml").write_text("action: flush_it\ncases: [{name: x}]\n")
+    with pytest.raises(PackError, match=r"cases\.0\.expect: Field required"):
+        run_cases(ActionCatalog(load_pack(tmp_path)), [tmp_path])
+    (tmp_path / "flush_cache.cases.yaml").write_text(
+        "action: flush_it\ncases: [{name: x, expect: {refused: y}}]\n"
+    )
+    with pytest.raises(PackError, match=r"cases\.yaml:1: action: no action 'flush_it'"):
+        run_cases(ActionCatalog(load_pack(tmp_path)), [tmp_path])
+
+
+def test_the_packaged_actions_pass_their_cases_and_each_has_some() -> None:
+    catalog = ActionCatalog(default_actions())
+    report = run_cases(catalog, [default_pack()])
+    assert report.failed == 0, [r for r in report.results if not r.passed]
+    assert not report.untested
+    assert len(report.results) >= 3 * len(catalog.specs())
