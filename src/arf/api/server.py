@@ -329,6 +329,18 @@ def create_app(
     async def sarif_findings(request: Request) -> JSONResponse:
         return _ingest("sarif", await _json_body(request))
 
+    @app.post("/api/v1/signals/{fmt}", dependencies=[Depends(webhook_auth)])
+    async def signals(fmt: str, request: Request) -> JSONResponse:
+        """Any registered signal format (`arf formats`), plug-ins' included."""
+        chosen = runtime.formats.get(fmt)  # unknown: InputError, a 400 naming the known ones
+        if chosen.text:
+            body = await _raw_body(request)
+            try:
+                return _ingest(chosen.name, body.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                raise InputError(f"{chosen.name}: the body is not UTF-8 text") from exc
+        return _ingest(chosen.name, await _json_body(request))
+
     @app.get("/api/v1/incidents")
     def incidents(_who: Annotated[Identity, Depends(caller)]) -> list[dict[str, Any]]:
         return [i.model_dump(mode="json") for i in operations.list_incidents(runtime)]

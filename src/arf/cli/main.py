@@ -23,6 +23,7 @@ from arf.cli.actions import actions_app
 from arf.cli.bench import bench
 from arf.cli.config import config_app
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
+from arf.cli.formats import formats_command
 from arf.cli.governance import control_app, policy_app
 from arf.cli.lab import lab_app
 from arf.core.errors import InputError, IntegrityError
@@ -30,10 +31,11 @@ from arf.core.records import IncidentState, Verdict
 from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
 from arf.runtime.audit import compliance_of
 from arf.runtime.demo import prepare_demo_home, run_demo
-from arf.runtime.ingest import FORMATS, Ingestor, ParseOptions, read_payload_file
+from arf.runtime.ingest import Ingestor, read_payload_file
 from arf.runtime.metrics import Metrics, metrics_of
 from arf.runtime.pull import pull_prometheus
 from arf.runtime.retention import apply_retention
+from arf.signals.formats import ParseOptions
 
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="ARF: governed autonomous remediation."
@@ -49,6 +51,7 @@ app.add_typer(control_app, name="control")
 app.add_typer(lab_app, name="lab")
 app.add_typer(config_app, name="config")
 app.add_typer(actions_app, name="actions")
+app.command("formats")(formats_command)
 app.command("bench")(bench)
 
 
@@ -160,7 +163,10 @@ def ingest(
     file: Annotated[Path, typer.Argument(help="a JSON payload, or JSON lines for logs")],
     fmt: Annotated[
         str | None,
-        typer.Option("--format", help=f"one of {', '.join(FORMATS)}; detected when omitted"),
+        typer.Option(
+            "--format",
+            help="the payload's format (`arf formats` lists them); detected when omitted",
+        ),
     ] = None,
     service: Annotated[
         str | None, typer.Option(help="for plain-text logs: the service they come from")
@@ -172,7 +178,7 @@ def ingest(
 ) -> None:
     """Ingest signals from a file (Alertmanager webhook, CloudEvent, Checkov JSON, logs)."""
     with handled(), runtime_for(home) as runtime:
-        kind, payload = read_payload_file(file, fmt)
+        kind, payload = read_payload_file(file, fmt, runtime.formats)
         options = ParseOptions.build(service, mapping)
         report = Ingestor(runtime).ingest(kind, payload, options=options)
         out.print(f"{kind}: {report.summary()}", markup=False, highlight=False)

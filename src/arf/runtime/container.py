@@ -20,11 +20,12 @@ from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import RunHistory, StoreHistory
 from arf.runtime.platforms import PlatformAdapters, platform_adapters
-from arf.runtime.plugins import load_catalog
+from arf.runtime.plugins import load_catalog, load_formats
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
 from arf.signals.correlate import CorrelationRules
+from arf.signals.formats import FormatTable
 from arf.signals.redaction import Redactor
 from arf.sim.platform import SimPlatform, default_state
 from arf.store.sql import SqlStore
@@ -57,6 +58,7 @@ class Runtime:
     correlation: CorrelationRules = field(default_factory=CorrelationRules)
     context_rules: ContextRules = field(default_factory=ContextRules)
     redactor: Redactor = field(default_factory=Redactor)
+    formats: FormatTable = field(default_factory=load_formats)  # registered signal formats
     adapters: PlatformAdapters | None = None  # a real platform's clients (closed on close)
     run_history: RunHistory = field(init=False)
 
@@ -119,6 +121,7 @@ def build_runtime(
         else packaged_service_catalog()
     )
     catalog = load_catalog(settings)  # before any client exists: a broken pack leaks nothing
+    formats = load_formats()
     sim = platform if platform is not None else _platform(settings, clock)
     adapters = platform_adapters(settings, clock)
     driver = adapters.driver if adapters else sim
@@ -146,6 +149,7 @@ def build_runtime(
             ),
         ),
         platform=sim,
+        formats=formats,
         adapters=adapters,
         tokens=tokens,
         redactor=redactor,

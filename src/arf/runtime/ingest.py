@@ -28,20 +28,9 @@ from arf.core.records import (
 from arf.core.states import ACTIVE_STATES
 from arf.ledger import chain
 from arf.runtime.container import Runtime
-from arf.signals import (
-    alertmanager,
-    changes,
-    checkov,
-    cicd,
-    generic_json,
-    kubernetes_events,
-    logs,
-    sarif,
-    terraform_plan,
-)
 from arf.signals.alertmanager import ParseResult
 from arf.signals.correlate import absorb, choose_incident, opens_incident, target_of
-from arf.signals.generic_json import JsonMapping
+from arf.signals.formats import FormatTable, ParseOptions
 from arf.signals.manual import requester_of
 from arf.signals.normalise import fingerprint
 
@@ -50,28 +39,6 @@ EPISODIC_KINDS = frozenset({SignalKind.EVENT, SignalKind.LOG})
 STATEFUL_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING, SignalKind.EVENT})
 # Kinds that always open (or join) an incident; the others only when `opens_incident` says so.
 OPENING_KINDS = frozenset({SignalKind.ALERT, SignalKind.FINDING})
-FORMATS = (
-    "alertmanager",
-    "cloudevent",
-    "checkov",
-    "sarif",
-    "kubernetes",
-    "terraform-plan",
-    "ci",
-    "logs",
-    "json",
-)
-
-
-@dataclass(frozen=True)
-class ParseOptions:
-    log_service: str | None = None  # plain-text log lines that name no service
-    mapping: JsonMapping | None = None  # the field mapping for the generic JSON format
-
-    @classmethod
-    def build(cls, log_service: str | None, mapping_file: Path | None) -> ParseOptions:
-        mapping = JsonMapping.from_file(mapping_file) if mapping_file else None
-        return cls(log_service=log_service, mapping=mapping)
 
 
 @dataclass
@@ -98,43 +65,25 @@ class IngestReport:
         return "; ".join(parts)
 
 
-def detect_format(payload: object) -> str:
-    if alertmanager.looks_like_alertmanager(payload):
-        return "alertmanager"
-    if changes.looks_like_cloudevent(payload):
-        return "cloudevent"
-    if checkov.looks_like_checkov(payload):
-        return "checkov"
-    if sarif.looks_like_sarif(payload):
-        return "sarif"
-    if kubernetes_events.looks_like_kubernetes_events(payload):
-        return "kubernetes"
-    if terraform_plan.looks_like_terraform_plan(payload):
-        return "terraform-plan"
-    if cicd.looks_like_cicd(payload):
-        return "ci"
-    raise InputError(
-        "cannot tell the payload's format (expected an Alertmanager webhook, a CloudEvent,"
-        " Checkov JSON, SARIF, Kubernetes events or a Terraform plan); pass --format"
-    )
-
-
-def read_payload_file(path: Path, fmt: str | None) -> tuple[str, JsonValue]:
+def read_payload_file(path: Path, fmt: str | None, formats: FormatTable) -> tuple[str, JsonValue]:
+    """The format and payload of a file: `fmt` if given (checked against the registry), a
+    text format its ending means (`.log`), else JSON whose format is detected."""
+    named = formats.get(fmt) if fmt is not None else formats.for_suffix(path.suffix)
     try:
         text = path.read_text("utf-8")
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror}") from exc
     except UnicodeDecodeError as exc:
         raise InputError(f"{path} is not UTF-8 text") from exc
-    if fmt == "logs" or (fmt is None and path.suffix in (".jsonl", ".log", ".txt")):
-        return "logs", text
+    if named is not None and named.text:
+        return named.name, text
     try:
         payload: JsonValue = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
         ) from exc
-    return fmt or detect_format(payload), payload
+    return (named or formats.detect(payload)).name, payload
 
 
 class Ingestor:
@@ -144,31 +93,9 @@ class Ingestor:
     def parse(
         self, fmt: str, payload: JsonValue, options: ParseOptions | None = None
     ) -> ParseResult:
-        options = options or ParseOptions()
-        now = self._rt.clock.now()
-        if fmt == "alertmanager":
-            return alertmanager.parse_webhook(payload, now)
-        if fmt == "cloudevent":
-            return ParseResult((changes.parse_change_event(payload, now),))
-        if fmt == "checkov":
-            return checkov.parse_report(payload, now)
-        if fmt == "sarif":
-            return sarif.parse_sarif(payload, now)
-        if fmt == "kubernetes":
-            return kubernetes_events.parse_events(payload, now)
-        if fmt == "terraform-plan":
-            return terraform_plan.parse_plan(payload, now)
-        if fmt == "ci":
-            return cicd.parse_cicd(payload, now)
-        if fmt == "logs":
-            if not isinstance(payload, str):
-                raise InputError("logs: expected JSON lines as text")
-            return logs.parse_lines(payload.splitlines(), now, options.log_service)
-        if fmt == "json":
-            if options.mapping is None:
-                raise InputError("the generic JSON format needs a field mapping (--mapping)")
-            return generic_json.parse_generic(payload, options.mapping, now)
-        raise InputError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")
+        """A delivery parsed by its registered format (unknown name: InputError)."""
+        chosen = self._rt.formats.get(fmt)
+        return chosen.parse(payload, self._rt.clock.now(), options or ParseOptions())
 
     def ingest(
         self,

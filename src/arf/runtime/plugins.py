@@ -19,11 +19,14 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from arf.core.action_pack import ActionManifest
+from arf.core.errors import ConfigError, InputError
 from arf.execution.action_packs import ActionCatalog, ActionDefinition, PackError, load_pack
 from arf.execution.action_tests import ActionTestReport, run_cases
 from arf.runtime.settings import Settings
+from arf.signals.formats import FormatTable, SignalFormat
 
 ACTIONS_GROUP = "arf.actions"
+FORMATS_GROUP = "arf.signal_formats"
 
 
 @dataclass(frozen=True)
@@ -39,11 +42,7 @@ def _from_plugin(
     entry: metadata.EntryPoint,
 ) -> tuple[list[ActionDefinition], list[Traversable | Path]]:
     label = f"plug-in {entry.name!r} ({entry.value})"
-    try:
-        provider = entry.load()
-        provided = provider()
-    except Exception as exc:  # a third party's code: any failure is that plug-in's fault
-        raise PackError(f"{ACTIONS_GROUP} {label} failed to load: {exc}") from exc
+    provided = _provided(entry, ACTIONS_GROUP, PackError)
     items: Iterable[object] = provided if isinstance(provided, list | tuple) else (provided,)
     definitions: list[ActionDefinition] = []
     locations: list[Traversable | Path] = []
@@ -61,15 +60,48 @@ def _from_plugin(
     return definitions, locations
 
 
+def _provided(
+    entry: metadata.EntryPoint, group: str, error: type[ConfigError] = ConfigError
+) -> object:
+    """What an entry point's zero-argument callable returns; any failure is that plug-in's."""
+    try:
+        provider = entry.load()
+        return provider()
+    except Exception as exc:  # a third party's code: any failure is that plug-in's fault
+        raise error(
+            f"{group} plug-in {entry.name!r} ({entry.value}) failed to load: {exc}"
+        ) from exc
+
+
+def _entries(
+    group: str, plugins: Sequence[metadata.EntryPoint] | None
+) -> list[metadata.EntryPoint]:
+    found = plugins if plugins is not None else metadata.entry_points(group=group)
+    return sorted(found, key=lambda e: e.name)
+
+
+def load_formats(plugins: Sequence[metadata.EntryPoint] | None = None) -> FormatTable:
+    """Every registered signal format (group `arf.signal_formats`)."""
+    formats = []
+    for entry in _entries(FORMATS_GROUP, plugins):
+        made = _provided(entry, FORMATS_GROUP)
+        if not isinstance(made, SignalFormat) or made.name != entry.name:
+            raise ConfigError(
+                f"{FORMATS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
+                f" SignalFormat named {entry.name!r}"
+            )
+        formats.append(made)
+    try:
+        return FormatTable(formats)
+    except InputError as exc:
+        raise ConfigError(str(exc)) from exc
+
+
 def action_sources(
     settings: Settings, plugins: Sequence[metadata.EntryPoint] | None = None
 ) -> list[PackSource]:
     """Every pack in load order: plug-ins (by name), the setting's paths, then actions.d."""
-    entries = (
-        plugins
-        if plugins is not None
-        else sorted(metadata.entry_points(group=ACTIONS_GROUP), key=lambda e: e.name)
-    )
+    entries = _entries(ACTIONS_GROUP, plugins)
     sources = []
     for entry in entries:
         definitions, locations = _from_plugin(entry)
