@@ -23,9 +23,9 @@ from arf.cli.actions import actions_app
 from arf.cli.bench import bench
 from arf.cli.config import config_app
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
-from arf.cli.formats import formats_command
 from arf.cli.governance import control_app, policy_app
 from arf.cli.lab import lab_app
+from arf.cli.registries import formats_command, platforms_command
 from arf.core.errors import InputError, IntegrityError
 from arf.core.records import IncidentState, Verdict
 from arf.runtime import compliance_report, ledger_ops, operations, reasoning_eval
@@ -52,6 +52,7 @@ app.add_typer(lab_app, name="lab")
 app.add_typer(config_app, name="config")
 app.add_typer(actions_app, name="actions")
 app.command("formats")(formats_command)
+app.command("platforms")(platforms_command)
 app.command("bench")(bench)
 
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from importlib import resources
-from pathlib import Path
 
-from arf.core.clock import Clock, ManualClock, SystemClock
+from arf.core.clock import Clock, SystemClock
 from arf.core.ids import IdGenerator, RandomIds
 from arf.core.ports import IncidentHistory, Reasoner
 from arf.core.records import ActionSpec
@@ -19,15 +18,15 @@ from arf.governance.service_catalog import ServiceCatalog
 from arf.oversight.identities import IdentityDirectory
 from arf.reasoning.tokens import ApproxTokenCounter
 from arf.runtime.history import RunHistory, StoreHistory
-from arf.runtime.platforms import PlatformAdapters, platform_adapters
-from arf.runtime.plugins import load_catalog, load_formats
+from arf.runtime.platforms import PlatformAdapters, simulated_clock, simulated_world
+from arf.runtime.plugins import chosen_platform, load_catalog, load_formats, load_platforms
 from arf.runtime.reasoners import build_reasoner
 from arf.runtime.settings import Settings
 from arf.signals.context import ContextRules
 from arf.signals.correlate import CorrelationRules
 from arf.signals.formats import FormatTable
 from arf.signals.redaction import Redactor
-from arf.sim.platform import SimPlatform, default_state
+from arf.sim.platform import SimPlatform
 from arf.store.sql import SqlStore
 
 
@@ -80,27 +79,9 @@ class Runtime:
         self.platform.save(self.settings.sim_state_path)
 
     def close(self) -> None:
-        if self.settings.platform == "sim":
-            self.save_platform()
         if self.adapters is not None:
             self.adapters.close()
         self.store.close()
-
-
-def _platform(settings: Settings, clock: Clock) -> SimPlatform:
-    path: Path = settings.sim_state_path
-    if path.exists():
-        return SimPlatform.load(path, clock)
-    return SimPlatform(default_state(settings.seed, clock.now().timestamp()), clock)
-
-
-def _sim_clock(settings: Settings) -> Clock:
-    """The simulated platform's virtual clock, resumed where the last run left it."""
-    path = settings.sim_state_path
-    if path.exists():
-        probe = SimPlatform.load(path, SystemClock())
-        return ManualClock(datetime.fromtimestamp(probe.state.now, UTC))
-    return ManualClock(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
 
 
 def build_runtime(
@@ -113,18 +94,20 @@ def build_runtime(
     reasoner: Reasoner | None = None,
 ) -> Runtime:
     if clock is None:
-        clock = _sim_clock(settings) if settings.clock == "sim" else SystemClock()
+        clock = simulated_clock(settings) if settings.clock == "sim" else SystemClock()
     policy = load_policy(settings.policy) if settings.policy else packaged_policy()
     services = (
         ServiceCatalog.from_file(settings.service_catalog)
         if settings.service_catalog
         else packaged_service_catalog()
     )
-    catalog = load_catalog(settings)  # before any client exists: a broken pack leaks nothing
+    # plug-ins first, before any client exists: a broken one leaks nothing
+    catalog = load_catalog(settings)
     formats = load_formats()
-    sim = platform if platform is not None else _platform(settings, clock)
-    adapters = platform_adapters(settings, clock)
-    driver = adapters.driver if adapters else sim
+    chosen = chosen_platform(settings, load_platforms())
+    sim = platform if platform is not None else simulated_world(settings, clock)
+    adapters = chosen.connect(settings, clock, sim)
+    driver = adapters.driver
     actions = catalog.supported_by(driver.operations())
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
     tokens = ApproxTokenCounter()
@@ -140,7 +123,7 @@ def build_runtime(
         reasoner=reasoner or build_reasoner(settings, clock, tokens, redactor),
         executor=Executor(actions, driver),
         verifier=Verifier(
-            adapters.telemetry if adapters else sim,
+            adapters.telemetry,
             clock,
             VerificationSettings(
                 initial_delay_s=settings.verify_initial_delay_s,

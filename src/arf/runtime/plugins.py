@@ -12,7 +12,7 @@ team relies on is worse than not starting.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from importlib.resources.abc import Traversable
@@ -22,11 +22,13 @@ from arf.core.action_pack import ActionManifest
 from arf.core.errors import ConfigError, InputError
 from arf.execution.action_packs import ActionCatalog, ActionDefinition, PackError, load_pack
 from arf.execution.action_tests import ActionTestReport, run_cases
+from arf.runtime.platforms import Platform
 from arf.runtime.settings import Settings
 from arf.signals.formats import FormatTable, SignalFormat
 
 ACTIONS_GROUP = "arf.actions"
 FORMATS_GROUP = "arf.signal_formats"
+PLATFORMS_GROUP = "arf.platforms"
 
 
 @dataclass(frozen=True)
@@ -129,28 +131,37 @@ def validate_paths(paths: Sequence[Path]) -> ActionCatalog:
     return ActionCatalog([d for path in paths for d in load_pack(path)])
 
 
-def known_platforms() -> dict[str, frozenset[str] | None]:
-    """The operations each platform implements; None: whatever its platform file binds."""
-    from arf.sim.platform import SimPlatform
-
-    table: dict[str, frozenset[str] | None] = {"sim": SimPlatform.OPERATIONS}
-    try:
-        from arf.execution.kubernetes_driver import KubernetesDriver
-    except ImportError:  # the kubernetes extra is not installed
-        pass
-    else:
-        table["kubernetes"] = KubernetesDriver.OPERATIONS
-    table["hosts"] = None
+def load_platforms(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict[str, Platform]:
+    """Every registered platform (group `arf.platforms`), by name."""
+    table: dict[str, Platform] = {}
+    for entry in _entries(PLATFORMS_GROUP, plugins):
+        made = _provided(entry, PLATFORMS_GROUP)
+        if not isinstance(made, Platform) or made.name != entry.name:
+            raise ConfigError(
+                f"{PLATFORMS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
+                f" Platform named {entry.name!r}"
+            )
+        table[made.name] = made
     return table
+
+
+def chosen_platform(settings: Settings, platforms: Mapping[str, Platform]) -> Platform:
+    found = platforms.get(settings.platform)
+    if found is None:
+        raise ConfigError(
+            f"platform {settings.platform!r} is not registered (ARF_PLATFORM; known:"
+            f" {', '.join(sorted(platforms))})"
+        )
+    return found
 
 
 def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
     """One line of `arf actions list`."""
     manifest = definition.manifest
     platforms = [
-        name if operations is not None else f"{name} (if bound)"
-        for name, operations in known_platforms().items()
-        if operations is None or definition.operations <= operations
+        name if platform.operations is not None else f"{name} (if bound)"
+        for name, platform in sorted(load_platforms().items())
+        if platform.operations is None or definition.operations <= platform.operations
     ]
     rollback = manifest.rollback
     return {

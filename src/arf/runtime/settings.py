@@ -205,11 +205,13 @@ class Settings(BaseSettings):
         json_schema_extra=_secret(),
         repr=False,
     )
-    platform: Literal["sim", "kubernetes", "hosts"] = Field(
+    platform: str = Field(
         "sim",
+        min_length=1,
         description=(
-            "Where remediation acts: the simulated platform, a Kubernetes cluster observed by"
-            " Prometheus, or services on hosts bound by a platform file."
+            "Where remediation acts, a registered platform (`arf platforms`): sim (the"
+            " simulated platform), kubernetes (a cluster observed by Prometheus), hosts"
+            " (services bound by a platform file), or a plug-in's."
         ),
     )
     platform_file: Path | None = Field(

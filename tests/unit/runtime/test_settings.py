@@ -67,8 +67,8 @@ def test_a_misspelt_variable_is_an_error_that_names_the_setting_meant(tmp_path: 
 def test_a_bad_value_names_its_variable_or_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="ARF_VERIFY_SAMPLES"):
         load({"ARF_VERIFY_SAMPLES": "lots"}, home=tmp_path)
-    with pytest.raises(ConfigError, match="ARF_PLATFORM"):
-        load({"ARF_PLATFORM": "mars"}, home=tmp_path)
+    with pytest.raises(ConfigError, match="ARF_CLOCK"):
+        load({"ARF_CLOCK": "mars"}, home=tmp_path)
     (tmp_path / "arf.yaml").write_text("verify_sample: 3\n")
     with pytest.raises(ConfigError, match=r"arf\.yaml.*verify_sample"):
         load({}, home=tmp_path)

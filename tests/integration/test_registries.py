@@ -1,6 +1,6 @@
-"""Signal formats are a registry: ARF's own are registered through the `arf.signal_formats`
-entry points like a plug-in's, and a plug-in's format is ingested by the CLI and over HTTP
-with no source edit."""
+"""Signal formats and platforms are registries: ARF's own are registered through entry points
+like a plug-in's; a plug-in's format is ingested by the CLI and over HTTP with no source edit,
+and a plug-in's platform sits beside the built-in ones."""
 
 from __future__ import annotations
 
@@ -16,13 +16,14 @@ from arf.core.errors import ConfigError, InputError
 from arf.core.records import Severity, Signal, SignalKind, SignalStatus
 from arf.runtime.container import Runtime
 from arf.runtime.ingest import Ingestor, read_payload_file
-from arf.runtime.plugins import FORMATS_GROUP, load_formats
+from arf.runtime.platforms import Platform, PlatformAdapters
+from arf.runtime.plugins import FORMATS_GROUP, PLATFORMS_GROUP, load_formats, load_platforms
 from arf.signals.formats import ParseOptions, ParseResult, SignalFormat
 from arf.signals.normalise import payload_digest
 from tests.integration.test_api import client
 from tests.integration.test_cli import arf, assert_one_line_error
 
-HERE = "tests.integration.test_signal_formats"
+HERE = "tests.integration.test_registries"
 
 
 def _statuspage(payload: JsonValue, now: datetime, _: ParseOptions) -> ParseResult:
@@ -113,6 +114,15 @@ def test_a_broken_or_misnamed_format_plugin_stops_with_its_name() -> None:
         load_formats(_with_plugin(name="status"))
 
 
+def test_a_platform_nobody_registered_is_one_line_naming_the_known(tmp_path: Path) -> None:
+    """Platforms are a registry too (`arf.platforms`): the setting names a registered one."""
+    result = arf(tmp_path, "demo", env={"ARF_PLATFORM": "mars"})
+    assert_one_line_error(result, "platform 'mars' is not registered (ARF_PLATFORM; known:")
+    assert "hosts, kubernetes, sim" in result.stderr
+    listed = arf(tmp_path, "platforms", "--json")
+    assert listed.returncode == 0 and '"name": "kubernetes"' in listed.stdout
+
+
 def test_ingest_with_an_unknown_format_is_one_line_naming_the_known(tmp_path: Path) -> None:
     payload = tmp_path / "x.json"
     payload.write_text("{}")
@@ -120,3 +130,24 @@ def test_ingest_with_an_unknown_format_is_one_line_naming_the_known(tmp_path: Pa
     assert_one_line_error(result, "unknown format 'nope' (known: alertmanager")
     listed = arf(tmp_path, "formats", "--json")
     assert listed.returncode == 0 and '"name": "terraform-plan"' in listed.stdout
+
+
+def restart_only_platform() -> Platform:
+    """A third party's platform that can only restart (acting on the simulated world)."""
+    return Platform(
+        "restarter",
+        "restarts only",
+        frozenset({"restart"}),
+        lambda settings, clock, world: PlatformAdapters(world, world),
+    )
+
+
+def test_a_plugin_platform_registers_beside_the_built_ins() -> None:
+    builtin = list(metadata.entry_points(group=PLATFORMS_GROUP))
+    extra = metadata.EntryPoint("restarter", f"{HERE}:restart_only_platform", PLATFORMS_GROUP)
+    table = load_platforms([*builtin, extra])
+    assert set(table) == {"sim", "kubernetes", "hosts", "restarter"}
+    assert table["restarter"].operations == frozenset({"restart"})
+    misnamed = metadata.EntryPoint("other", f"{HERE}:restart_only_platform", PLATFORMS_GROUP)
+    with pytest.raises(ConfigError, match="must return a Platform named 'other'"):
+        load_platforms([misnamed])
