@@ -11,7 +11,8 @@ from arf.core.clock import ManualClock
 from arf.core.ids import SequentialIds
 from arf.core.ports import Reasoner
 from arf.core.records import IncidentState, StepKind
-from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.reasoning.evidence_engine import EvidenceReasoner
+from arf.reasoning.knowledge import KnowledgeBase
 from arf.reasoning.llm import LLMReasoner
 from arf.reasoning.merge import MergedReasoner
 from arf.reasoning.tokens import ApproxTokenCounter

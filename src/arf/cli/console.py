@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +32,19 @@ def handled() -> Iterator[None]:
     except KeyboardInterrupt:
         err.print("interrupted")
         raise typer.Exit(130) from None
+
+
+def report_findings(findings: Sequence[tuple[bool, str]], clean: str) -> None:
+    """Print lint findings (warning?, text); exit 1 if any is not a warning, else say `clean`
+    when there were none."""
+    for warning, text in findings:
+        out.print(
+            f"warning: {text}" if warning else text, markup=False, highlight=False, soft_wrap=True
+        )
+    if any(not warning for warning, _ in findings):
+        raise typer.Exit(1)
+    if not findings:
+        out.print(clean, markup=False, highlight=False)
 
 
 def settings_for(home: Path | None) -> Settings:

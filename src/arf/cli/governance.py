@@ -11,7 +11,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
+from arf.cli.console import (
+    HomeOption,
+    err,
+    handled,
+    out,
+    report_findings,
+    runtime_for,
+    settings_for,
+)
 from arf.core.errors import InputError
 from arf.core.records import Controls
 from arf.runtime import governance_ops, operations
@@ -75,19 +83,17 @@ def policy_lint(
     with handled():
         actions = load_catalog(settings_for(home)).specs()
         findings = governance_ops.lint_policy(policy, actions)
-        for finding in findings:
-            where = f"line {finding.line}" if finding.line else "file"
-            label = f"warning: {finding.kind}" if finding.warning else finding.kind
-            out.print(
-                f"{label}: {finding.rule_id} ({where}): {finding.message}",
-                markup=False,
-                highlight=False,
-                soft_wrap=True,
-            )
-        if any(not finding.warning for finding in findings):
-            raise typer.Exit(1)
-        if not findings:
-            out.print("no findings")
+        report_findings(
+            [
+                (
+                    f.warning,
+                    f"{f.kind}: {f.rule_id} ({f'line {f.line}' if f.line else 'file'}):"
+                    f" {f.message}",
+                )
+                for f in findings
+            ],
+            "no findings",
+        )
 
 
 @policy_app.command("simulate")

@@ -24,6 +24,7 @@ from arf.cli.bench import bench
 from arf.cli.config import config_app
 from arf.cli.console import HomeOption, err, handled, out, runtime_for, settings_for
 from arf.cli.governance import control_app, policy_app
+from arf.cli.knowledge import knowledge_app
 from arf.cli.lab import lab_app
 from arf.cli.registries import formats_command, platforms_command
 from arf.core.errors import InputError, IntegrityError
@@ -51,6 +52,7 @@ app.add_typer(control_app, name="control")
 app.add_typer(lab_app, name="lab")
 app.add_typer(config_app, name="config")
 app.add_typer(actions_app, name="actions")
+app.add_typer(knowledge_app, name="knowledge")
 app.command("formats")(formats_command)
 app.command("platforms")(platforms_command)
 app.command("bench")(bench)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -62,3 +64,33 @@ def line_of(text: str, path: Sequence[str | int]) -> int:
             return line
         node = child
     return line
+
+
+def read_sources(
+    source: Traversable | Path,
+    suffixes: tuple[str, ...],
+    error: type[ConfigError],
+    skip: tuple[str, ...] = (),
+) -> list[tuple[str, str]]:
+    """(where, text) of a file, or of every file in a directory whose name ends with one of
+    `suffixes` (and with none of `skip`), by name. A missing or unreadable one is `error`."""
+    if source.is_file():
+        files = [source]
+    elif source.is_dir():
+        files = sorted(
+            (
+                f
+                for f in source.iterdir()
+                if f.is_file() and f.name.endswith(suffixes) and not f.name.endswith(skip)
+            ),
+            key=lambda f: f.name,
+        )
+    else:
+        raise error(f"{source}: no such file or directory")
+    found = []
+    for file in files:
+        try:
+            found.append((str(file), file.read_text("utf-8")))
+        except (OSError, UnicodeDecodeError) as exc:
+            raise error(f"{file}: cannot read: {exc}") from exc
+    return found

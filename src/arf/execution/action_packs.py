@@ -26,7 +26,7 @@ from arf.core.action_pack import ActionManifest, OperationTemplate
 from arf.core.errors import ConfigError, ExecutionError
 from arf.core.grounding import param_problems
 from arf.core.records import ActionSpec, BlastRadius, PlanStep
-from arf.core.yaml_files import line_of
+from arf.core.yaml_files import line_of, read_sources
 
 State = Mapping[str, JsonValue]
 Operation = tuple[str, dict[str, JsonValue]]
@@ -284,33 +284,10 @@ def load_definition(text: str, where: str) -> ActionDefinition:
     return ActionDefinition(parse_manifest(text, where), where, text)
 
 
-def _files(source: Traversable) -> list[Traversable]:
-    if source.is_file():
-        return [source]
-    if not source.is_dir():
-        raise PackError(f"{source}: no such action file or directory")
-    return sorted(
-        (
-            f
-            for f in source.iterdir()
-            if f.is_file()
-            and f.name.endswith((".yaml", ".yml"))
-            and not f.name.endswith(CASES_SUFFIX)
-        ),
-        key=lambda f: f.name,
-    )
-
-
 def load_pack(source: Traversable | Path) -> list[ActionDefinition]:
-    """Every action of a file or a directory of YAML files."""
-    definitions = []
-    for file in _files(source):
-        try:
-            text = file.read_text("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise PackError(f"{file}: cannot read: {exc}") from exc
-        definitions.append(load_definition(text, str(file)))
-    return definitions
+    """Every action of a file or a directory of YAML files (case files are not actions)."""
+    found = read_sources(source, (".yaml", ".yml"), PackError, skip=(CASES_SUFFIX,))
+    return [load_definition(text, where) for where, text in found]
 
 
 def default_pack() -> Traversable:

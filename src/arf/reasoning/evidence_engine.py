@@ -7,9 +7,10 @@ It explains failures from the evidence in a snapshot, in this order:
    on a service that is not failing, or one that came after the symptoms, is not blamed
    (recorded as rejected);
 2. scanner findings, fixed by the action that declares the finding id (`remedies.findings`);
-3. failure-mode signatures from the knowledge base, on the deepest failing services; where
-   none matches, an action that declares it remedies the firing alerts (`remedies.alerts`),
-   proposed below the autonomy threshold so a person confirms it;
+3. runbooks (`reasoning/knowledge.py`: a team's, then the packaged ones) whose matchers the
+   failing service's alerts, events, log lines, findings or changes match; where none does,
+   an action that declares it remedies the firing alerts (`remedies.alerts`), proposed below
+   the autonomy threshold so a person confirms it;
 4. nothing firing any more: a transient, self-resolved blip (no action).
 No action name is written here: the catalog says what each action remedies.
 Similar past incidents in the snapshot then move the confidence of each candidate: the same
@@ -23,14 +24,10 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from importlib import resources
-from pathlib import Path
 
-import yaml
 from pydantic import JsonValue
 
 from arf.core.clock import Clock
-from arf.core.errors import ConfigError
 from arf.core.grounding import param_problems
 from arf.core.records import (
     ActionParam,
@@ -50,61 +47,7 @@ from arf.core.records import (
     SignalKind,
     SignalStatus,
 )
-
-
-@dataclass(frozen=True)
-class Signature:
-    signature_id: str
-    alertnames: frozenset[str]
-    category: HypothesisCategory
-    cause: str
-    confidence: float
-    action: str
-    params: Mapping[str, JsonValue]
-
-
-class KnowledgeBase:
-    """Failure signatures kept as data (`knowledge.yaml`)."""
-
-    def __init__(self, signatures: Sequence[Signature]) -> None:
-        self.signatures = tuple(signatures)
-
-    @classmethod
-    def from_yaml(cls, text: str, origin: str) -> KnowledgeBase:
-        try:
-            document = yaml.safe_load(text)
-            items = document["signatures"]
-            return cls(
-                [
-                    Signature(
-                        signature_id=str(item["id"]),
-                        alertnames=frozenset(str(a) for a in item["alertnames"]),
-                        category=HypothesisCategory(item["category"]),
-                        cause=str(item["cause"]),
-                        confidence=float(item["confidence"]),
-                        action=str(item["action"]),
-                        params=dict(item.get("params") or {}),
-                    )
-                    for item in items
-                ]
-            )
-        except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
-            raise ConfigError(f"{origin}: invalid knowledge base: {exc}") from exc
-
-    @classmethod
-    def packaged(cls) -> KnowledgeBase:
-        text = resources.files("arf.reasoning").joinpath("knowledge.yaml").read_text("utf-8")
-        return cls.from_yaml(text, "arf/reasoning/knowledge.yaml")
-
-    @classmethod
-    def from_file(cls, path: Path) -> KnowledgeBase:
-        return cls.from_yaml(path.read_text("utf-8"), str(path))
-
-    def match(self, alertnames: set[str]) -> Signature | None:
-        for signature in self.signatures:
-            if signature.alertnames & alertnames:
-                return signature
-        return None
+from arf.reasoning.knowledge import KnowledgeBase, Runbook
 
 
 @dataclass
@@ -345,35 +288,24 @@ class EvidenceReasoner:
         for finding in findings:
             candidates.append(self._from_finding(finding, evidence, specs, next_id))
 
-        # 3. failure signatures on failing services no change explains
+        # 3. runbooks, then what actions declare, on failing services no change explains
         for service in sorted(failing - explained):
-            names = {_alertname(a) for a in firing if a.service == service}
-            signature = self._knowledge.match(names)
-            if signature is None:
+            alerts = [a for a in firing if a.service == service]
+            others = [
+                e for e in evidence if e.service == service and e.kind is not SignalKind.ALERT
+            ]
+            matched = self._knowledge.match([*alerts, *others])
+            if matched is None:
+                names = {_alertname(a) for a in alerts}
                 found = self._from_catalog(service, names, firing, roots, specs, next_id)
                 if found is not None:
                     candidates.append(found)
                     explained.add(service)
                 continue
-            cited = tuple(a.evidence_id for a in firing if a.service == service)[:10]
-            confidence = min(0.95, signature.confidence + (0.1 if service in roots else -0.2))
-            hypothesis = Hypothesis(
-                hypothesis_id=next_id("h"),
-                cause=signature.cause.format(service=service),
-                category=signature.category,
-                service=service,
-                confidence=round(max(0.05, confidence), 3),
-                evidence_ids=cited,
-                rejected_alternatives=tuple(rejected[:10]),
+            runbook, hits = matched
+            candidates.append(
+                self._from_runbook(runbook, hits, alerts, service, roots, specs, next_id, rejected)
             )
-            steps: tuple[PlanStep, ...] = ()
-            if signature.action in specs:
-                steps = (
-                    PlanStep(
-                        action=signature.action, target=service, params=dict(signature.params)
-                    ),
-                )
-            candidates.append(_Candidate(hypothesis, steps, f"{service} recovers"))
             explained.add(service)
 
         # 4. roots nobody explains, or nothing firing any more
@@ -496,6 +428,40 @@ class EvidenceReasoner:
             rejected_alternatives=tuple(rejected[:10]),
         )
         return _Candidate(hypothesis, steps, impact)
+
+    def _from_runbook(
+        self,
+        runbook: Runbook,
+        hits: Sequence[Evidence],
+        alerts: Sequence[Evidence],
+        service: str,
+        roots: set[str],
+        specs: Mapping[str, ActionSpec],
+        next_id: Callable[[str], str],
+        rejected: Sequence[str],
+    ) -> _Candidate:
+        """A runbook applied to `service`: it cites the service's firing alerts and whatever
+        else matched (an event, a log line), and proposes the first of its actions the
+        catalog holds."""
+        meta = runbook.meta
+        cited = tuple(dict.fromkeys(e.evidence_id for e in (*alerts, *hits)))[:10]
+        confidence = min(0.95, meta.confidence + (0.1 if service in roots else -0.2))
+        hypothesis = Hypothesis(
+            hypothesis_id=next_id("h"),
+            cause=meta.hypothesis.replace("{service}", service),
+            category=meta.category,
+            service=service,
+            confidence=round(max(0.05, confidence), 3),
+            evidence_ids=cited,
+            rejected_alternatives=tuple(rejected[:10]),
+        )
+        steps: tuple[PlanStep, ...] = ()
+        for suggested in meta.actions:
+            if suggested.action in specs:
+                params = dict(suggested.params)
+                steps = (PlanStep(action=suggested.action, target=service, params=params),)
+                break
+        return _Candidate(hypothesis, steps, f"{service} recovers")
 
     def _from_catalog(
         self,

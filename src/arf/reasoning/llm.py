@@ -27,6 +27,7 @@ from arf.reasoning.answer import (
     parse_answer,
     to_diagnosis,
 )
+from arf.reasoning.knowledge import RunbookIndex
 from arf.reasoning.prompt import EgressRule, PromptTemplate, render, repair_message
 
 _ECHO_CHARS = 4_000
@@ -43,6 +44,7 @@ class LLMBudget:
     wall_time_s: float = 180.0
     usd_per_1k_in: float = 0.0
     usd_per_1k_out: float = 0.0
+    runbook_tokens: int = 800  # of the prompt, for the team's runbook passages
 
     def cost(self, tokens_in: int, tokens_out: int) -> float:
         return tokens_in / 1000 * self.usd_per_1k_in + tokens_out / 1000 * self.usd_per_1k_out
@@ -83,6 +85,7 @@ class LLMReasoner:
         egress: EgressRule | None = None,
         budget: LLMBudget | None = None,
         monotonic: Callable[[], float] = time.monotonic,
+        runbooks: RunbookIndex | None = None,
     ) -> None:
         self._model = model
         self._clock = clock
@@ -92,6 +95,7 @@ class LLMReasoner:
         self._egress = egress or (EgressRule.for_hosted() if model.hosted else EgressRule())
         self._budget = budget or LLMBudget()
         self._monotonic = monotonic
+        self._runbooks = runbooks
         # What earlier diagnoses of each incident spent: the budget is per incident, across
         # every call (late evidence can diagnose an incident again). Kept in this process.
         self._spent: dict[str, _Usage] = {}
@@ -128,7 +132,12 @@ class LLMReasoner:
         started: float,
     ) -> Diagnosis:
         budget = self._budget
-        messages = render(self._template, snapshot, catalog, self._egress)
+        passages = (
+            self._runbooks.relevant(snapshot, self._counter, budget.runbook_tokens)
+            if self._runbooks is not None
+            else []
+        )
+        messages = render(self._template, snapshot, catalog, self._egress, passages)
         text = "\n".join(m.content for m in messages)
         leaked = self._leak_scan(text)
         if leaked:

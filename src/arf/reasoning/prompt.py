@@ -19,8 +19,10 @@ from pydantic import JsonValue
 
 from arf.core.errors import ConfigError, EgressRefusedError
 from arf.core.records import ActionSpec, ChatMessage, ContextSnapshot, Evidence, SignalKind
+from arf.reasoning.knowledge import Passage
 
 _SUMMARY_CHARS = 400
+_RUNBOOK_CHARS = 1_200  # one runbook paragraph (the token budget bounds how many)
 _ATTRIBUTE_CHARS = 160
 
 
@@ -32,7 +34,7 @@ class PromptTemplate:
     repair: str
 
     @classmethod
-    def packaged(cls, name: str = "diagnose-v1") -> PromptTemplate:
+    def packaged(cls, name: str = "diagnose-v2") -> PromptTemplate:
         text = resources.files("arf.reasoning").joinpath(f"prompts/{name}.yaml").read_text()
         return cls.from_yaml(text, f"packaged prompt {name}")
 
@@ -76,6 +78,7 @@ _PLACEHOLDERS = {
         "nonce",
         "evidence",
         "errors",
+        "runbooks",
     )
 }
 
@@ -157,8 +160,10 @@ def render(
     snapshot: ContextSnapshot,
     catalog: Sequence[ActionSpec],
     rule: EgressRule,
+    runbooks: Sequence[Passage] = (),
 ) -> list[ChatMessage]:
-    """The messages for one snapshot, after the egress rule has been applied."""
+    """The messages for one snapshot, after the egress rule has been applied; `runbooks` are
+    the team's passages retrieved for it, encoded like evidence (data, never instructions)."""
     rule.check(snapshot)
     evidence = [_evidence_item(e, rule) for e in snapshot.evidence]
     history = (
@@ -186,6 +191,19 @@ def render(
         "nonce": snapshot.content_hash()[:16],
         "evidence": "\n".join(_encode(row) for row in evidence) or "(no evidence)",
         "errors": "",
+        "runbooks": "\n".join(
+            _encode(
+                {
+                    "runbook": p.runbook,
+                    "title": p.title[:_SUMMARY_CHARS],
+                    "concludes": p.hypothesis[:_SUMMARY_CHARS],
+                    "suggests": list(p.actions),
+                    "text": p.text[:_RUNBOOK_CHARS],
+                }
+            )
+            for p in runbooks
+        )
+        or "none",
     }
     return [
         ChatMessage(role="system", content=string.Template(template.system).substitute(values)),

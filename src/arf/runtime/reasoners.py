@@ -19,7 +19,8 @@ from arf.core.errors import ConfigError
 from arf.core.ports import ChatModel, Reasoner, TokenCounter
 from arf.core.records import Diagnosis
 from arf.reasoning.cache import CachedReasoner
-from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.reasoning.evidence_engine import EvidenceReasoner
+from arf.reasoning.knowledge import KnowledgeBase, RunbookIndex
 from arf.reasoning.llm import LLMBudget, LLMReasoner
 from arf.reasoning.merge import MergedReasoner
 from arf.reasoning.prompt import EgressRule, PromptTemplate
@@ -45,6 +46,13 @@ class FileDiagnosisCache:
         partial = self._dir / f"{key}.json.partial"
         partial.write_text(diagnosis.model_dump_json(), "utf-8")
         partial.replace(self._dir / f"{key}.json")
+
+
+def team_knowledge(settings: Settings) -> KnowledgeBase:
+    """The team's runbooks (the `knowledge_dirs` setting, then $ARF_HOME/knowledge.d), then
+    the packaged ones; a runbook that does not load stops ARF (KnowledgeError)."""
+    own = [settings.knowledge_dir] if settings.knowledge_dir.is_dir() else []
+    return KnowledgeBase.load([*settings.knowledge_dirs, *own])
 
 
 def chat_model(spec: str, settings: Settings) -> ChatModel:
@@ -74,6 +82,7 @@ def llm_reasoner(
     counter: TokenCounter,
     redactor: Redactor,
     template: PromptTemplate | None = None,
+    runbooks: RunbookIndex | None = None,
 ) -> LLMReasoner:
     egress = EgressRule.for_hosted() if model.hosted else EgressRule()
     if settings.llm_send_logs is not None:
@@ -88,9 +97,17 @@ def llm_reasoner(
         wall_time_s=settings.llm_wall_time_s,
         usd_per_1k_in=settings.llm_usd_per_1k_in,
         usd_per_1k_out=settings.llm_usd_per_1k_out,
+        runbook_tokens=settings.llm_runbook_tokens,
     )
     return LLMReasoner(
-        model, clock, counter, redactor.find, template=template, egress=egress, budget=budget
+        model,
+        clock,
+        counter,
+        redactor.find,
+        template=template,
+        egress=egress,
+        budget=budget,
+        runbooks=runbooks,
     )
 
 
@@ -104,7 +121,8 @@ def build_reasoner(
     mode: str | None = None,
 ) -> Reasoner:
     """The reasoner the settings ask for (`mode` overrides `settings.reasoning`)."""
-    evidence = EvidenceReasoner(clock, KnowledgeBase.packaged())
+    knowledge = team_knowledge(settings)
+    evidence = EvidenceReasoner(clock, knowledge)
     chosen = mode or settings.reasoning
     if chosen == "evidence":
         return evidence
@@ -115,9 +133,11 @@ def build_reasoner(
             )
         model = chat_model(settings.llm, settings)
     template = PromptTemplate.packaged()
-    llm: Reasoner = llm_reasoner(settings, model, clock, counter, redactor, template)
+    index = RunbookIndex(knowledge)
+    llm: Reasoner = llm_reasoner(settings, model, clock, counter, redactor, template, index)
     if settings.diagnosis_cache:
-        identity = json.dumps([model.model_id, template.version])
+        # the runbooks are part of the prompt: new knowledge is a new cache identity
+        identity = json.dumps([model.model_id, template.version, knowledge.digest()])
         llm = CachedReasoner(llm, FileDiagnosisCache(settings.cache_path), identity)
     if chosen == "llm":
         return llm

@@ -78,6 +78,13 @@ class Settings(BaseSettings):
             " and $ARF_HOME/actions.d (docs/actions.md)."
         ),
     )
+    knowledge_dirs: Annotated[tuple[Path, ...], NoDecode] = Field(
+        (),
+        description=(
+            "Comma-separated runbook files or directories (Markdown with front matter), tried"
+            " before $ARF_HOME/knowledge.d and the packaged runbooks (docs/runbooks.md)."
+        ),
+    )
     service_catalog: Path | None = Field(
         None, description="The service catalog file. Default: the simulated platform's."
     )
@@ -165,6 +172,9 @@ class Settings(BaseSettings):
     llm_wall_time_s: float = Field(
         180.0, gt=0, description="Wall-time budget per incident for model calls (seconds)."
     )
+    llm_runbook_tokens: int = Field(
+        800, ge=0, description="Prompt tokens for the team's runbook passages (0: none)."
+    )
     diagnosis_cache: bool = Field(True, description="Reuse the answer for an identical snapshot.")
     notify: Annotated[tuple[str, ...], NoDecode] = Field(
         (),
@@ -249,9 +259,9 @@ class Settings(BaseSettings):
     verify_interval_s: float = Field(30.0, ge=0, description="Seconds between samples.")
     verify_samples: int = Field(3, ge=1, le=100, description="Verification samples per probe.")
 
-    split_lists = field_validator("notify", "llm_environments", "action_packs", mode="before")(
-        _items
-    )
+    split_lists = field_validator(
+        "notify", "llm_environments", "action_packs", "knowledge_dirs", mode="before"
+    )(_items)
 
     @property
     def database_path(self) -> Path:
@@ -292,6 +302,11 @@ class Settings(BaseSettings):
     @property
     def sim_state_path(self) -> Path:
         return self.home / "sim-state.json"
+
+    @property
+    def knowledge_dir(self) -> Path:
+        """Where a team drops its runbooks (read when the directory exists)."""
+        return self.home / "knowledge.d"
 
     @property
     def actions_dir(self) -> Path:

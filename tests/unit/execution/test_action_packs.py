@@ -11,7 +11,7 @@ import pytest
 from pydantic import JsonValue
 
 from arf.core.action_pack import ActionManifest
-from arf.core.records import PlanStep
+from arf.core.records import Effect, PlanStep
 from arf.execution.action_packs import (
     ActionCatalog,
     PackError,
@@ -21,6 +21,10 @@ from arf.execution.action_packs import (
     load_pack,
 )
 from arf.execution.action_tests import ActionTestReport, run_cases
+from arf.governance.decide import action_input
+from arf.governance.policy import route
+from arf.governance.schema import neutral_input
+from arf.runtime.container import packaged_policy
 from arf.runtime.plugins import load_catalog
 from arf.runtime.settings import Settings
 from tests.conftest import REPO
@@ -300,3 +304,20 @@ def test_the_packaged_actions_pass_their_cases_and_each_has_some() -> None:
     assert report.failed == 0, [r for r in report.results if not r.passed]
     assert not report.untested
     assert len(report.results) >= 3 * len(catalog.specs())
+
+
+def test_a_pack_cannot_widen_what_the_policy_denies() -> None:
+    """Whatever a pack declares of itself, the policy decides: an action named like a
+    destructive one, or tagged destructive, is denied even when it claims low risk."""
+    bundle = packaged_policy()
+    for rename, tags in (("drop_database", "[]"), ("purge_everything", "[destructive]")):
+        text = VALID.replace("name: flush_cache", f"name: {rename}").replace(
+            "disruption: none", f"disruption: none\ntags: {tags}"
+        )
+        spec = load_definition(text, "pack.yaml").spec
+        document = neutral_input()
+        document["action"] = action_input(spec)
+        assert route(bundle, [document]).effect is Effect.DENY, rename
+    harmless = neutral_input()
+    harmless["action"] = action_input(load_definition(VALID, "pack.yaml").spec)
+    assert route(bundle, [harmless]).effect is Effect.ALLOW

@@ -15,7 +15,8 @@ from arf.core.records import (
     SignalStatus,
 )
 from arf.execution.action_packs import ActionCatalog, default_actions
-from arf.reasoning.evidence_engine import EvidenceReasoner, KnowledgeBase
+from arf.reasoning.evidence_engine import EvidenceReasoner
+from arf.reasoning.knowledge import KnowledgeBase
 from arf.runtime.container import packaged_service_catalog
 
 AT = datetime(2026, 1, 1, 12, tzinfo=UTC)
@@ -78,8 +79,12 @@ def diagnose(snap: ContextSnapshot) -> Diagnosis:
     return diagnose_with(snap, SPECS)
 
 
-def diagnose_with(snap: ContextSnapshot, specs: Sequence[ActionSpec]) -> Diagnosis:
-    reasoner = EvidenceReasoner(ManualClock(AT), KnowledgeBase.packaged())
+def diagnose_with(
+    snap: ContextSnapshot,
+    specs: Sequence[ActionSpec],
+    knowledge: KnowledgeBase | None = None,
+) -> Diagnosis:
+    reasoner = EvidenceReasoner(ManualClock(AT), knowledge or KnowledgeBase.packaged())
     return reasoner.diagnose(snap, specs, "dx-1")
 
 

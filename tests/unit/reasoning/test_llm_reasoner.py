@@ -124,7 +124,7 @@ def test_a_valid_answer_becomes_a_grounded_diagnosis_with_usage_recorded() -> No
     declared = next(s.rollback for s in SPECS if s.name == "rollback_deploy")
     assert diagnosis.plans[0].rollback == declared  # from the catalog, not from the model
     assert (diagnosis.tokens_in, diagnosis.tokens_out) == (1000, 200)
-    assert diagnosis.prompt_version == "diagnose-v1"
+    assert diagnosis.prompt_version == "diagnose-v2"
     assert diagnosis.model_id == "scripted"
     assert len(model.calls) == 1
 
@@ -319,7 +319,7 @@ def test_prompt_files_with_unknown_placeholders_are_load_errors() -> None:
     text = "version: v\nsystem: hi\nuser: $nonsense\nrepair: $errors\n"
     with pytest.raises(ConfigError, match="placeholder"):
         PromptTemplate.from_yaml(text, "p.yaml")
-    assert PromptTemplate.packaged().version == "diagnose-v1"
+    assert PromptTemplate.packaged().version == "diagnose-v2"
 
 
 def test_a_grammar_constrained_model_gets_compact_bounds_and_room_to_finish() -> None:
