@@ -226,6 +226,16 @@ class HypothesisCategory(StrEnum):
     UNKNOWN = "unknown"
 
 
+class Support(StrEnum):
+    """What a hypothesis rests on besides the evidence it cites."""
+
+    CHANGE = "change"  # a change on the failing service shortly before its symptoms
+    FINDING = "finding"  # a scanner finding on the resource
+    RUNBOOK = "runbook"  # a runbook whose matchers the evidence matched
+    CATALOG = "catalog"  # only what an action declares it remedies
+    MODEL = "model"  # a language model's reading of the evidence
+
+
 class Hypothesis(Record):
     hypothesis_id: Name
     cause: ShortText
@@ -235,6 +245,7 @@ class Hypothesis(Record):
     evidence_ids: Annotated[tuple[str, ...], Field(max_length=50)]
     rejected_alternatives: tuple[ShortText, ...] = ()
     reasoners: tuple[str, ...] = ()  # provenance: which reasoners put this hypothesis forward
+    support: tuple[Support, ...] = ()  # what it rests on besides its evidence (policy reads it)
 
 
 class PlanStep(Record):

@@ -27,6 +27,7 @@ from arf.core.errors import ConfigError, ExecutionError
 from arf.core.grounding import param_problems
 from arf.core.records import ActionSpec, BlastRadius, PlanStep
 from arf.core.yaml_files import line_of, read_sources
+from arf.execution.verification import PROBE_KINDS
 
 State = Mapping[str, JsonValue]
 Operation = tuple[str, dict[str, JsonValue]]
@@ -161,6 +162,11 @@ class ActionDefinition:
         self.source = source
         self.spec: ActionSpec = manifest.spec()
         self.disruption = manifest.disruption
+        if manifest.verification not in PROBE_KINDS:
+            raise PackError(
+                f"{source}:{line_of(text, ('verification',))}: verification: unknown"
+                f" {manifest.verification!r} (known: {', '.join(sorted(PROBE_KINDS))})"
+            )
         self._cel = _Evaluator(manifest, source, text)
         for path, expression in _expressions(manifest):
             self._cel.compile(expression, path)

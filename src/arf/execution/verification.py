@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from arf.core.clock import Clock
 from arf.core.ports import Telemetry
 from arf.core.records import (
+    ActionSpec,
     PlanStep,
     ProbeResult,
     ProbeVerdict,
@@ -40,6 +41,13 @@ def _judge(samples: Sequence[float | None], ok: Sequence[bool]) -> ProbeVerdict:
     return ProbeVerdict.CONVERGED if all(ok) else ProbeVerdict.REGRESSED
 
 
+# The verifications an action may declare. Every one samples the SLOs of the incident's
+# services; a re-scan also asks the scanner whether the step's finding still fails.
+SERVICE_HEALTH = "service_health"
+SCAN_CLEAN = "scan_clean"
+PROBE_KINDS = frozenset({SERVICE_HEALTH, SCAN_CLEAN})
+
+
 class Verifier:
     def __init__(self, telemetry: Telemetry, clock: Clock, settings: VerificationSettings) -> None:
         self._telemetry = telemetry
@@ -49,13 +57,14 @@ class Verifier:
     def verify(
         self,
         steps: Sequence[PlanStep],
-        verification_kinds: Mapping[str, str],
+        specs: Mapping[str, ActionSpec],
         slos: Mapping[str, ServiceSLO],
     ) -> tuple[ProbeVerdict, tuple[ProbeResult, ...]]:
         """Sample every watched service's SLO metrics and re-scan every patched resource.
 
         `slos` names the services whose objectives must hold (the incident's services);
-        `verification_kinds` maps each step's action to its declared verification.
+        `specs` says each step's declared verification and, for a re-scan, which parameter
+        names the finding it fixed.
         """
         settings = self._settings
         self._clock.sleep(settings.initial_delay_s)
@@ -89,10 +98,22 @@ class Verifier:
                 )
             )
         for step in steps:
-            if verification_kinds.get(step.action) != "scan_clean":
+            spec = specs.get(step.action)
+            if spec is None or spec.verification != SCAN_CLEAN:
+                continue
+            param = spec.remedies.finding_param
+            check = step.params.get(param) if param else None
+            if not isinstance(check, str):
+                results.append(
+                    ProbeResult(
+                        probe="rescan",
+                        target=step.target,
+                        verdict=ProbeVerdict.INCONCLUSIVE,
+                        detail=f"{step.action} names no finding to re-scan for",
+                    )
+                )
                 continue
             found = self._telemetry.scan(step.target)
-            check = str(step.params.get("check_id"))
             if found is None:
                 verdict, detail = ProbeVerdict.INCONCLUSIVE, "the scanner returned no result"
             elif check in found:

@@ -143,6 +143,14 @@ def calibrated(request: DecisionRequest, rules: CalibrationRules) -> Calibrated:
     )
 
 
+def plan_support(diagnosis: Diagnosis, plan: RemediationPlan) -> list[str]:
+    """What the hypotheses a plan addresses rest on besides their evidence (sorted)."""
+    wanted = set(plan.hypothesis_ids)
+    return sorted(
+        {s.value for h in diagnosis.hypotheses if h.hypothesis_id in wanted for s in h.support}
+    )
+
+
 def action_input(spec: ActionSpec) -> dict[str, Any]:
     """The `action` section of the policy input: what the action declares of itself."""
     return {
@@ -167,6 +175,7 @@ def build_inputs(
     plan, incident, diagnosis, now = request.plan, request.incident, request.diagnosis, request.now
     top = diagnosis.top_hypothesis()
     agreed = agreement(diagnosis, plan)
+    support = plan_support(diagnosis, plan)
     inputs: list[dict[str, Any]] = []
     for index, step in enumerate(plan.steps):
         spec = specs[step.action]
@@ -212,6 +221,7 @@ def build_inputs(
                     "reasoner": diagnosis.reasoner,
                     "category": top.category.value if top else "unknown",
                     "agreement": agreed,
+                    "support": support,
                 },
                 "incident": {
                     "severity": incident.severity.value,

@@ -57,6 +57,9 @@ INPUT_SCHEMA: Mapping[str, Any] = {
         "reasoner": "",
         "category": "",
         "agreement": 1.0,  # share of the reasoners that put the plan's hypothesis forward
+        # what the plan's hypotheses rest on besides evidence: change, finding, runbook,
+        # catalog (only an action's declared remedies), model
+        "support": ["x"],
     },
     "incident": {"severity": "", "services": ["x"], "signals": 1},
     "history": {
@@ -133,6 +136,7 @@ def neutral_input() -> dict[str, Any]:
         provenance="evidence",
         reasoner="evidence",
         category="release",
+        support=["change"],
     )
     value["incident"].update(severity="high", services=["svc"], signals=3)
     value["risk"].update(score=0.1)

@@ -29,6 +29,7 @@ from arf.core.records import (
     HypothesisCategory,
     PlanStep,
     RemediationPlan,
+    Support,
 )
 
 MAX_HYPOTHESES = 3
@@ -294,6 +295,7 @@ def to_diagnosis(
             confidence=round(item.confidence, 4),
             evidence_ids=item.evidence,
             reasoners=(reasoner,),
+            support=(Support.MODEL,),
         )
         for index, item in enumerate(answer.hypotheses, start=1)
     )

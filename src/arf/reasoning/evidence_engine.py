@@ -46,6 +46,7 @@ from arf.core.records import (
     Severity,
     SignalKind,
     SignalStatus,
+    Support,
 )
 from arf.reasoning.knowledge import KnowledgeBase, Runbook
 
@@ -426,6 +427,7 @@ class EvidenceReasoner:
             confidence=round(confidence, 3),
             evidence_ids=cited,
             rejected_alternatives=tuple(rejected[:10]),
+            support=(Support.CHANGE,),
         )
         return _Candidate(hypothesis, steps, impact)
 
@@ -454,6 +456,7 @@ class EvidenceReasoner:
             confidence=round(max(0.05, confidence), 3),
             evidence_ids=cited,
             rejected_alternatives=tuple(rejected[:10]),
+            support=(Support.RUNBOOK,),
         )
         steps: tuple[PlanStep, ...] = ()
         for suggested in meta.actions:
@@ -502,6 +505,7 @@ class EvidenceReasoner:
                 service=service,
                 confidence=round(confidence, 3),
                 evidence_ids=tuple(a.evidence_id for a in firing if a.service == service)[:10],
+                support=(Support.CATALOG,),
             )
             step = PlanStep(action=name, target=service, params=params)
             return _Candidate(hypothesis, (step,), f"{service} recovers")
@@ -528,6 +532,7 @@ class EvidenceReasoner:
             service=resource,
             confidence=0.9 if related_changes else 0.85,
             evidence_ids=(finding.evidence_id, *related_changes)[:10],
+            support=(Support.FINDING,),
         )
         steps: tuple[PlanStep, ...] = ()
         for _, spec in sorted(specs.items()):

@@ -76,6 +76,7 @@ def merge_diagnoses(
         rejected: list[str] = []
         for _, hypothesis in ranked:
             rejected.extend(r for r in hypothesis.rejected_alternatives if r not in rejected)
+        support = sorted({s for _, hypothesis in ranked for s in hypothesis.support})
         merged.append(
             (
                 confidence,
@@ -86,6 +87,7 @@ def merge_diagnoses(
                         "evidence_ids": tuple(evidence[:50]),
                         "rejected_alternatives": tuple(rejected[:20]),
                         "reasoners": names,
+                        "support": tuple(support),
                     }
                 ),
             )

@@ -640,10 +640,8 @@ class Orchestrator:
     def _run_verification(
         self, incident: Incident, plan: RemediationPlan, phase: VerificationPhase
     ) -> VerificationResult:
-        specs = self._rt.specs
-        kinds = {s.action: specs[s.action].verification for s in plan.steps if s.action in specs}
         verdict, probes = self._rt.verifier.verify(
-            plan.steps, kinds, self._slos(incident, plan.steps)
+            plan.steps, self._rt.specs, self._slos(incident, plan.steps)
         )
         result = VerificationResult(
             verification_id=self._rt.ids.new("ver"),

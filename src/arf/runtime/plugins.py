@@ -22,6 +22,7 @@ from arf.core.action_pack import ActionManifest
 from arf.core.errors import ConfigError, InputError
 from arf.execution.action_packs import ActionCatalog, ActionDefinition, PackError, load_pack
 from arf.execution.action_tests import ActionTestReport, run_cases
+from arf.runtime.model_backends import ModelBackend
 from arf.runtime.platforms import Platform
 from arf.runtime.settings import Settings
 from arf.signals.formats import FormatTable, SignalFormat
@@ -29,6 +30,7 @@ from arf.signals.formats import FormatTable, SignalFormat
 ACTIONS_GROUP = "arf.actions"
 FORMATS_GROUP = "arf.signal_formats"
 PLATFORMS_GROUP = "arf.platforms"
+BACKENDS_GROUP = "arf.model_backends"
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,20 @@ def load_platforms(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict
             raise ConfigError(
                 f"{PLATFORMS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
                 f" Platform named {entry.name!r}"
+            )
+        table[made.name] = made
+    return table
+
+
+def load_backends(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict[str, ModelBackend]:
+    """Every registered model backend (group `arf.model_backends`), by name."""
+    table: dict[str, ModelBackend] = {}
+    for entry in _entries(BACKENDS_GROUP, plugins):
+        made = _provided(entry, BACKENDS_GROUP)
+        if not isinstance(made, ModelBackend) or made.name != entry.name:
+            raise ConfigError(
+                f"{BACKENDS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
+                f" ModelBackend named {entry.name!r}"
             )
         table[made.name] = made
     return table

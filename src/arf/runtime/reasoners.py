@@ -24,6 +24,7 @@ from arf.reasoning.knowledge import KnowledgeBase, RunbookIndex
 from arf.reasoning.llm import LLMBudget, LLMReasoner
 from arf.reasoning.merge import MergedReasoner
 from arf.reasoning.prompt import EgressRule, PromptTemplate
+from arf.runtime.plugins import load_backends
 from arf.runtime.settings import Settings
 from arf.signals.redaction import Redactor
 
@@ -56,23 +57,14 @@ def team_knowledge(settings: Settings) -> KnowledgeBase:
 
 
 def chat_model(spec: str, settings: Settings) -> ChatModel:
-    """The backend `spec` names."""
-    kind, _, rest = spec.partition(":")
-    if kind == "local":
-        from arf.llm.local import LocalModel
-
-        return LocalModel(Path(rest) if rest else None, n_ctx=20_480)
-    if kind == "openai" and rest:
-        from arf.llm.openai_compat import OpenAICompatModel
-
-        return OpenAICompatModel(rest, base_url=settings.llm_base_url)
-    if kind == "anthropic" and rest:
-        from arf.llm.anthropic_model import AnthropicModel
-
-        return AnthropicModel(rest)
-    raise ConfigError(
-        f"ARF_LLM={spec!r}: expected local, local:PATH, openai:MODEL or anthropic:MODEL"
-    )
+    """The model `spec` (NAME[:ARGUMENT]) names, from the registered backends."""
+    name, _, argument = spec.partition(":")
+    backends = load_backends()
+    backend = backends.get(name)
+    if backend is None or (backend.argument_required and not argument):
+        usages = ", ".join(backends[b].usage for b in sorted(backends))
+        raise ConfigError(f"ARF_LLM={spec!r}: expected one of {usages}")
+    return backend.connect(argument, settings)
 
 
 def llm_reasoner(

@@ -88,6 +88,11 @@ def test_the_valid_sample_loads_and_renders_typed_operations() -> None:
         (("  leaves_no_trace: true", "  read: state.kind"), "declare either read and after", 23),
         (('permissions: ["cache:flush"]', "permissions: []"), "permissions", 8),
         (("format: arf/action/v1", "format: arf/action/v9"), "format: Input should be", 1),
+        (
+            ("verification: service_health", "verification: service_healthy"),
+            "verification: unknown 'service_healthy' (known: scan_clean, service_health)",
+            9,
+        ),
         (("    minimum: 1\n", "    minimum: 500\n"), "params.keys: minimum is above maximum", 11),
         (
             (

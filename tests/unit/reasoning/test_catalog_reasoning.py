@@ -3,7 +3,7 @@ they remedy (alerts, kinds of change, findings), not by names written into the e
 
 from __future__ import annotations
 
-from arf.core.records import ActionSpec, ContextSnapshot, HypothesisCategory
+from arf.core.records import ActionSpec, ContextSnapshot, HypothesisCategory, Support
 from arf.execution.action_packs import ActionCatalog, default_actions, load_definition
 from arf.reasoning.evidence_engine import CATALOG_CONFIDENCE
 from tests.unit.reasoning.test_evidence_engine import alert, change, diagnose_with, snapshot
@@ -78,6 +78,7 @@ def test_an_alert_no_knowledge_entry_names_gets_the_action_that_declares_it() ->
     top = result.hypotheses[0]
     assert top.category is HypothesisCategory.RESOURCE_EXHAUSTION
     assert "flush_cache declares it remedies" in top.cause
+    assert top.support == (Support.CATALOG,)  # policy reads it: a person acknowledges
     # found only through the catalog: never confident enough to run without a person
     assert plan.confidence <= CATALOG_CONFIDENCE + 0.1 < 0.6
 
@@ -117,6 +118,7 @@ def test_a_kind_of_change_only_a_team_action_undoes_is_judged_and_undone() -> No
         {"flag": "new-pricing", "enabled": "false"},
     )
     assert "feature_flag change on cart" in result.hypotheses[0].cause
+    assert result.hypotheses[0].support == (Support.CHANGE,)
     # without the action, a change of that kind is no suspect at all
     assert not diagnose_with(evidence, _specs()).plans
 

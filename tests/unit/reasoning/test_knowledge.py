@@ -16,6 +16,7 @@ from arf.core.records import (
     Severity,
     SignalKind,
     SignalStatus,
+    Support,
 )
 from arf.execution.action_packs import ActionCatalog, default_actions
 from arf.reasoning.knowledge import (
@@ -121,6 +122,7 @@ def test_a_log_line_matching_a_team_runbook_explains_the_failure_and_proposes_it
     assert top.cause == "cart runs out of Java heap under its current memory limit"
     assert top.category is HypothesisCategory.RESOURCE_EXHAUSTION
     assert set(top.evidence_ids) == {"a1", "l1"}  # the runbook is cited beside its evidence
+    assert top.support == (Support.RUNBOOK,)
     step = result.plans[0].steps[0]
     assert (step.action, step.target, step.params) == (
         "increase_memory_limit",
