@@ -97,6 +97,8 @@ def test_a_plugin_format_is_detected_parsed_and_served_over_http(
     http: TestClient = client(runtime)
     up = http.post("/api/v1/signals/statuspage", json={"component": "checkout", "state": "up"})
     assert up.status_code == 200 and up.json()["resolved"] == 1
+    signed = http.post("/api/v1/signals/ci", json={"workflow_run": {}})
+    assert signed.status_code == 400 and "own signed endpoint" in signed.json()["detail"]
     unknown = http.post("/api/v1/signals/nope", json={})
     assert unknown.status_code == 400 and "known: alertmanager" in unknown.json()["detail"]
     logs = http.post(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import yaml
+
 from arf.core.action_pack import ActionManifest
 from arf.core.clock import ManualClock
 from arf.core.records import IncidentState, PlanStep, Route, Verdict
@@ -83,14 +85,24 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     assert shown.returncode == 0 and "op: scale" in shown.stdout
     valid = arf(home, "actions", "validate", str(home / "actions.d"))
     assert valid.returncode == 0 and "ok: 1 action(s) valid" in valid.stdout
+    clash = tmp_path / "restart_service.yaml"
+    clash.write_text(ADD_REPLICA.replace("name: add_one_replica", "name: restart_service"))
+    assert_one_line_error(
+        arf(home, "actions", "validate", str(clash)), "'restart_service' is already declared"
+    )
     assert arf(home, "actions", "validate").stdout.strip() == "ok: 8 action(s) valid"
     cases = REPO / "docs" / "examples" / "actions" / "add_one_replica.cases.yaml"
     (home / "actions.d" / cases.name).write_text(cases.read_text())
     tested = arf(home, "actions", "test", str(home / "actions.d"))
     assert tested.returncode == 0, tested.stdout
     assert "3 passed, 0 failed" in tested.stdout
+    packaged = sum(
+        len(yaml.safe_load(f.read_text())["cases"])
+        for f in (REPO / "src" / "arf" / "execution" / "default_pack").glob("*.cases.yaml")
+    )
     everything = arf(home, "actions", "test")
-    assert everything.returncode == 0 and "31 passed, 0 failed" in everything.stdout
+    assert everything.returncode == 0, everything.stdout
+    assert f"{packaged + 3} passed, 0 failed" in everything.stdout
     (home / "actions.d" / cases.name).write_text(
         cases.read_text().replace("replicas: 4}", "replicas: 5}")
     )
@@ -119,7 +131,7 @@ def test_showing_an_unknown_action_is_a_one_line_error(tmp_path: Path) -> None:
 
 
 DRAIN = ADD_REPLICA.replace("name: add_one_replica", "name: drain_stuck_queue").replace(
-    "remedies:\n  symptoms: [saturation]",
+    "remedies:\n  symptoms: [resource_exhaustion]",
     "remedies:\n  symptoms: [dependency_failure]\n  alerts: [PaymentsQueueStuck]",
 )
 
@@ -143,6 +155,8 @@ def test_an_unfamiliar_alert_gets_a_team_actions_plan_a_person_acknowledges(
             decision = uow.latest_decision(incident.incident_id)
         assert incident.state is IncidentState.AWAITING_HUMAN
         assert decision is not None and decision.route is Route.ACKNOWLEDGE
+        matched = {m.rule_id for m in decision.matched_rules}
+        assert "catalog-only-needs-acknowledgement" in matched
         sam = Identity("sam", frozenset({"sre"}))
         operations.answer(runtime, incident.incident_id, sam, Verdict.APPROVE)
         for _ in range(20):

@@ -333,6 +333,8 @@ def create_app(
     async def signals(fmt: str, request: Request) -> JSONResponse:
         """Any registered signal format (`arf formats`), plug-ins' included."""
         chosen = runtime.formats.get(fmt)  # unknown: InputError, a 400 naming the known ones
+        if not chosen.http:
+            raise InputError(f"{fmt} deliveries come through their own signed endpoint")
         if chosen.text:
             body = await _raw_body(request)
             try:

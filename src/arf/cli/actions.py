@@ -82,7 +82,8 @@ def actions_validate(
 ) -> None:
     """Load and check action packs; the first problem is printed with its file, line and field."""
     with handled():
-        catalog = validate_paths(paths) if paths else load_catalog(settings_for(home))
+        settings = settings_for(home)
+        catalog = validate_paths(settings, paths) if paths else load_catalog(settings)
         out.print(f"ok: {len(catalog.specs())} action(s) valid")
 
 

@@ -13,10 +13,12 @@ compiles them into runnable definitions.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
 
+from arf.core.grounding import param_problem
 from arf.core.records import (
     ActionParam,
     ActionRemedies,
@@ -62,7 +64,30 @@ class ParamSchema(Record):
             raise ValueError(f"enum, pattern and max_length are for strings, not {self.type}")
         if self.type == "string" and not (self.enum or self.pattern or self.max_length):
             raise ValueError("a string parameter needs an enum, a pattern or a max_length")
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"pattern {self.pattern!r} is not a regular expression") from exc
+        if self.default is not None:
+            problem = param_problem(self.as_param("default"), self.default)
+            if problem:
+                raise ValueError(f"the default does not fit the schema: {problem}")
         return self
+
+    def as_param(self, name: str) -> ActionParam:
+        return ActionParam(
+            name=name,
+            type=self.type,
+            required=self.required,
+            minimum=self.minimum,
+            maximum=self.maximum,
+            choices=self.enum,
+            description=self.description,
+            pattern=self.pattern,
+            max_length=self.max_length,
+            default=self.default,
+        )
 
 
 class Precondition(Record):
@@ -78,21 +103,26 @@ class OperationTemplate(Record):
     numbers and booleans are literals)."""
 
     op: Identifier
-    args: dict[Identifier, JsonValue] = Field(default_factory=dict)
+    args: dict[Identifier, str | int | float | bool | None] = Field(default_factory=dict)
 
 
 class Rollback(Record):
-    """How the action is undone: operations computed from the pre-state, or `irreversible`
-    (which the default policy never lets run autonomously)."""
+    """How the action is undone, said explicitly: operations computed from the pre-state,
+    `irreversible: true` (which the default policy never lets run autonomously), or
+    `nothing_to_undo: true` (a restart changes no state)."""
 
-    description: ShortText
+    description: ShortText = Field(min_length=1)
     operations: tuple[OperationTemplate, ...] = ()
     irreversible: bool = False
+    nothing_to_undo: bool = False
 
     @model_validator(mode="after")
     def _declared(self) -> Rollback:
-        if self.irreversible and self.operations:
-            raise ValueError("an irreversible action has no rollback operations")
+        said = [bool(self.operations), self.irreversible, self.nothing_to_undo]
+        if sum(said) != 1:
+            raise ValueError(
+                "declare exactly one of: operations, irreversible: true, nothing_to_undo: true"
+            )
         return self
 
 
@@ -155,24 +185,11 @@ class ActionManifest(Record):
             risk_class=self.risk_class,
             reversible=not self.rollback.irreversible,
             rollback=self.rollback.description,
-            params=tuple(
-                ActionParam(
-                    name=name,
-                    type=schema.type,
-                    required=schema.required,
-                    minimum=schema.minimum,
-                    maximum=schema.maximum,
-                    choices=schema.enum,
-                    description=schema.description,
-                    pattern=schema.pattern,
-                    max_length=schema.max_length,
-                    default=schema.default,
-                )
-                for name, schema in self.params.items()
-            ),
+            params=tuple(schema.as_param(name) for name, schema in self.params.items()),
             security_sensitive=self.security_sensitive,
             permissions=self.permissions,
             verification=self.verification,
             tags=self.tags,
             remedies=self.remedies,
+            operations=tuple(sorted({op.op for op in self.forward + self.rollback.operations})),
         )

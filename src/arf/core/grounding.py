@@ -6,6 +6,7 @@ target is present in the snapshot, and every cited evidence id exists in the sna
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 
@@ -14,7 +15,14 @@ from pydantic import JsonValue
 from arf.core.records import ActionParam, ActionSpec, ContextSnapshot, Diagnosis, RemediationPlan
 
 
-def _param_problem(param: ActionParam, value: JsonValue) -> str | None:
+def _matches(pattern: str, value: str) -> bool:
+    try:
+        return re.fullmatch(pattern, value) is not None
+    except re.error:
+        return False  # a pattern that does not compile admits nothing
+
+
+def param_problem(param: ActionParam, value: JsonValue) -> str | None:
     if param.type == "string":
         if not isinstance(value, str):
             return f"{param.name} must be a string"
@@ -22,13 +30,15 @@ def _param_problem(param: ActionParam, value: JsonValue) -> str | None:
             return f"{param.name}={value!r} is not one of {', '.join(param.choices)}"
         if len(value) > min(500, param.max_length or 500):
             return f"{param.name} is too long"
-        if param.pattern is not None and not re.fullmatch(param.pattern, value):
+        if param.pattern is not None and not _matches(param.pattern, value):
             return f"{param.name}={value!r} does not match {param.pattern}"
         return None
     if param.type == "boolean":
         return None if isinstance(value, bool) else f"{param.name} must be a boolean"
     if isinstance(value, bool) or not isinstance(value, int | float):
         return f"{param.name} must be a number"
+    if not math.isfinite(value):
+        return f"{param.name} must be a finite number"
     if param.type == "integer" and not isinstance(value, int):
         return f"{param.name} must be an integer"
     if param.minimum is not None and value < param.minimum:
@@ -67,7 +77,7 @@ def param_problems(spec: ActionSpec, params: Mapping[str, JsonValue]) -> list[st
             if param.required:
                 problems.append(f"missing parameter {name!r}")
             continue
-        problem = _param_problem(param, params[name])
+        problem = param_problem(param, params[name])
         if problem:
             problems.append(problem)
     return problems

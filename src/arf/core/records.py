@@ -422,7 +422,7 @@ class ActionParam(Record):
     description: ShortText = ""
     pattern: str | None = None  # a string parameter's values match it in full
     max_length: int | None = None
-    default: JsonValue = None  # used when a plan leaves the parameter out
+    default: JsonValue = None  # what the action's expressions see when a plan leaves it out
 
 
 class ChangeRemedy(Record):
@@ -461,6 +461,7 @@ class ActionSpec(Record):
     dry_run: bool = True
     tags: tuple[Name, ...] = ()
     remedies: ActionRemedies = Field(default_factory=ActionRemedies)
+    operations: tuple[Name, ...] = ()  # the platform verbs it may send, forward or back
 
 
 class StepStatus(StrEnum):

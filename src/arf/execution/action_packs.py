@@ -121,8 +121,8 @@ class _Evaluator:
             context.add_function(name, function)
         try:
             return self._programs[expression].execute(context)
-        except (KeyError, IndexError, TypeError, ValueError, RuntimeError):
-            return _UNSET
+        except (KeyError, IndexError, TypeError, ValueError, RuntimeError, ArithmeticError):
+            return _UNSET  # fail closed: a precondition that cannot be computed does not hold
 
     def argument(self, raw: JsonValue, values: Mapping[str, Any], what: str) -> JsonValue:
         if not isinstance(raw, str):

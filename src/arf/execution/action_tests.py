@@ -167,7 +167,10 @@ def run_cases(
     actions in `scope` (default: the whole catalog) that no case exercised."""
     results: list[CaseResult] = []
     for file in (f for source in sources for f in case_files(source)):
-        text = file.read_text("utf-8")
+        try:
+            text = file.read_text("utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PackError(f"{file}: cannot read: {exc}") from exc
         loaded = load_case_file(text, str(file))
         definition = catalog.get(loaded.action)
         if definition is None:

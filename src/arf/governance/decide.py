@@ -161,6 +161,7 @@ def action_input(spec: ActionSpec) -> dict[str, Any]:
         "permissions": list(spec.permissions),
         "target_kind": spec.target_kind,
         "tags": list(spec.tags),
+        "operations": list(spec.operations),
     }
 
 

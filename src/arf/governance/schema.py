@@ -25,6 +25,7 @@ INPUT_SCHEMA: Mapping[str, Any] = {
         "permissions": ["x"],
         "target_kind": "",  # service | resource
         "tags": ["x"],  # the action's own tags (a pack may mark an action "destructive")
+        "operations": ["x"],  # the platform verbs it may send (deploy, failover, ...)
     },
     # params_text: every parameter rendered as a string (booleans as "true"/"false"), so rules
     # can match values of any type without CEL's string() (which rejects booleans).

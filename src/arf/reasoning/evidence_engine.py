@@ -144,14 +144,11 @@ def _reverted_pairs(changes: Sequence[Evidence], own_authors: frozenset[str]) ->
     return found
 
 
-def _undoer(specs: Mapping[str, ActionSpec], kind: str) -> tuple[ActionSpec, ChangeRemedy] | None:
-    """The catalogued action that declares it undoes changes of `kind` (by name, when several
-    do, so the choice never depends on load order)."""
-    for name in sorted(specs):
-        for remedy in specs[name].remedies.changes:
-            if remedy.kind == kind:
-                return specs[name], remedy
-    return None
+def _undoers(specs: Mapping[str, ActionSpec], kind: str) -> list[tuple[ActionSpec, ChangeRemedy]]:
+    """The catalogued actions that declare they undo changes of `kind`: lowest risk first,
+    then by name, so the choice never depends on load order."""
+    ranked = sorted(specs.values(), key=lambda s: (list(RiskClass).index(s.risk_class), s.name))
+    return [(spec, r) for spec in ranked for r in spec.remedies.changes if r.kind == kind]
 
 
 def _typed(param: ActionParam, value: JsonValue) -> JsonValue:
@@ -174,21 +171,19 @@ def _with_defaults(spec: ActionSpec, params: Mapping[str, JsonValue]) -> dict[st
 def _undo_step(specs: Mapping[str, ActionSpec], change: Evidence, service: str) -> PlanStep | None:
     """The step that undoes `change`, with its parameters read from the change, or None when
     no catalogued action undoes it or the change does not say what to go back to."""
-    found = _undoer(specs, str(change.attributes.get("change_type")))
-    if found is None:
-        return None
-    spec, remedy = found
-    declared = {p.name: p for p in spec.params}
-    params: dict[str, JsonValue] = {}
-    for name, attribute in remedy.params.items():
-        value = _typed(declared[name], change.attributes.get(attribute))
-        if value is None:
-            return None
-        params[name] = value
-    params = _with_defaults(spec, params)
-    if param_problems(spec, params):
-        return None  # the change names no value the action accepts (replicas 0, ...)
-    return PlanStep(action=spec.name, target=service, params=params)
+    for spec, remedy in _undoers(specs, str(change.attributes.get("change_type"))):
+        declared = {p.name: p for p in spec.params}
+        params: dict[str, JsonValue] = {}
+        for name, attribute in remedy.params.items():
+            value = _typed(declared[name], change.attributes.get(attribute))
+            if value is None:
+                break
+            params[name] = value
+        else:
+            params = _with_defaults(spec, params)
+            if not param_problems(spec, params):  # replicas 0, NaN, ... are no values
+                return PlanStep(action=spec.name, target=service, params=params)
+    return None
 
 
 def _alertname(item: Evidence) -> str:
@@ -378,7 +373,7 @@ class EvidenceReasoner:
         service = change.service
         change_type = str(change.attributes.get("change_type"))
         if service is None or (
-            change_type not in CAUSAL_CHANGES and _undoer(specs, change_type) is None
+            change_type not in CAUSAL_CHANGES and not _undoers(specs, change_type)
         ):
             return None  # a kind of change nothing here knows how to judge or undo
         if service not in failing:
@@ -555,7 +550,13 @@ class EvidenceReasoner:
             (c for c in candidates if c.steps), key=lambda c: -c.hypothesis.confidence
         )
         plans: list[RemediationPlan] = []
-        strong = [c for c in actionable if c.hypothesis.confidence >= 0.6]
+        # a proposal found only through the catalog never joins a combined plan: it would
+        # hide among stronger support there and escape the person policy asks for
+        strong = [
+            c
+            for c in actionable
+            if c.hypothesis.confidence >= 0.6 and Support.CATALOG not in c.hypothesis.support
+        ]
         targets = {c.steps[0].target for c in strong}
         if len(strong) >= 2 and len(targets) == len(strong):
             plans.append(

@@ -128,9 +128,19 @@ def catalog_of(sources: Sequence[PackSource]) -> ActionCatalog:
     return ActionCatalog([d for source in sources for d in source.definitions])
 
 
-def validate_paths(paths: Sequence[Path]) -> ActionCatalog:
-    """The catalog of just these files or directories (`arf actions validate PATH...`)."""
-    return ActionCatalog([d for path in paths for d in load_pack(path)])
+def validate_paths(settings: Settings, paths: Sequence[Path]) -> ActionCatalog:
+    """These files or directories checked on their own and beside every registered pack
+    (`arf actions validate PATH...`): a name a registered action already has is an error
+    here, not first when ARF starts. A file that is itself registered counts once."""
+    given = ActionCatalog([d for path in paths for d in load_pack(path)])
+    files = {str(Path(d.source).resolve()) for d in given.definitions()}
+    registered = [
+        d
+        for d in catalog_of(action_sources(settings)).definitions()
+        if str(Path(d.source).resolve()) not in files
+    ]
+    ActionCatalog([*registered, *given.definitions()])
+    return given
 
 
 def load_platforms(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict[str, Platform]:
@@ -186,7 +196,7 @@ def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
         "risk_class": manifest.risk_class.value,
         "rollback": "irreversible"
         if rollback.irreversible
-        else ("declared" if rollback.operations else "none needed"),
+        else ("none needed" if rollback.nothing_to_undo else "declared"),
         "operations": ", ".join(sorted(definition.operations)),
         "platforms": ", ".join(platforms),
         "target_kind": manifest.target_kind,

@@ -61,6 +61,9 @@ class SignalFormat:
     priority: int = 100
     text: bool = False
     suffixes: tuple[str, ...] = ()
+    # accepted at POST /api/v1/signals/{format}; False for a format whose deliveries must
+    # come through their own authenticated endpoint (signed CI webhooks)
+    http: bool = True
 
 
 def alertmanager_format() -> SignalFormat:
@@ -130,6 +133,7 @@ def ci_format() -> SignalFormat:
         lambda payload, now, _: cicd.parse_cicd(payload, now),
         cicd.looks_like_cicd,
         priority=70,
+        http=False,  # POST /api/v1/ci/github|gitlab check the signature and replays
     )
 
 

@@ -52,6 +52,7 @@ forward:
     args: {keys: params.keys}
 rollback:
   description: nothing to undo
+  nothing_to_undo: true
 effect:
   leaves_no_trace: true
 """
@@ -85,9 +86,16 @@ def test_the_valid_sample_loads_and_renders_typed_operations() -> None:
         (("args: {keys: params.keys}", "args: {keys: params.count}"), "params.count is not", 20),
         (("args: {keys: params.keys}", "args: {keys: 'params.keys +'}"), "not valid CEL", 20),
         (("description: nothing to undo", "irreversible: false"), "rollback.description", 21),
-        (("  leaves_no_trace: true", "  read: state.kind"), "declare either read and after", 23),
+        (("  leaves_no_trace: true", "  read: state.kind"), "declare either read and after", 24),
         (('permissions: ["cache:flush"]', "permissions: []"), "permissions", 8),
         (("format: arf/action/v1", "format: arf/action/v9"), "format: Input should be", 1),
+        (("  nothing_to_undo: true\n", ""), "rollback: declare exactly one of", 21),
+        (
+            ("    maximum: 100\n", "    maximum: 100\n    default: 500\n"),
+            "default does not fit",
+            11,
+        ),
+        (("args: {keys: params.keys}", "args: {keys: {nested: params.x}}"), "args.keys", 20),
         (
             ("verification: service_health", "verification: service_healthy"),
             "verification: unknown 'service_healthy' (known: scan_clean, service_health)",
@@ -326,3 +334,11 @@ def test_a_pack_cannot_widen_what_the_policy_denies() -> None:
     harmless = neutral_input()
     harmless["action"] = action_input(load_definition(VALID, "pack.yaml").spec)
     assert route(bundle, [harmless]).effect is Effect.ALLOW
+
+
+def test_a_string_pattern_that_does_not_compile_is_refused_at_load(tmp_path: Path) -> None:
+    text = VALID.replace(
+        "    type: integer\n    minimum: 1\n    maximum: 100",
+        '    type: string\n    pattern: "[a-"',
+    )
+    assert "is not a regular expression" in _error(text, tmp_path)

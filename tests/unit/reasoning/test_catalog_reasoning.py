@@ -3,10 +3,17 @@ they remedy (alerts, kinds of change, findings), not by names written into the e
 
 from __future__ import annotations
 
-from arf.core.records import ActionSpec, ContextSnapshot, HypothesisCategory, Support
+from arf.core.records import (
+    ActionSpec,
+    ContextSnapshot,
+    HypothesisCategory,
+    Outcome,
+    PastIncident,
+    Support,
+)
 from arf.execution.action_packs import ActionCatalog, default_actions, load_definition
 from arf.reasoning.evidence_engine import CATALOG_CONFIDENCE
-from tests.unit.reasoning.test_evidence_engine import alert, change, diagnose_with, snapshot
+from tests.unit.reasoning.test_evidence_engine import AT, alert, change, diagnose_with, snapshot
 
 FLUSH = """\
 format: arf/action/v1
@@ -27,6 +34,7 @@ forward:
   - op: restart
 rollback:
   description: nothing to undo
+  nothing_to_undo: true
 effect:
   leaves_no_trace: true
 remedies:
@@ -127,3 +135,49 @@ def test_a_change_value_the_action_does_not_accept_gives_a_hypothesis_without_a_
     result = diagnose_with(_flag_flipped("Bad Flag!"), _specs(FLAG))
     assert not result.plans
     assert "feature_flag change on cart" in result.hypotheses[0].cause
+
+
+def test_a_change_value_that_is_no_number_gives_no_plan_and_no_crash() -> None:
+    for odd in ("nan", "inf", "-1", "3.5", "lots"):
+        scaled = snapshot(
+            change("c1", "cart", -5, kind="scale", to="0", **{"from": odd}),
+            alert("a1", "cart", "HighErrorRate"),
+        )
+        result = diagnose_with(scaled, _specs())
+        assert not result.plans, odd
+        assert "was scaled from" in result.hypotheses[0].cause
+
+
+def test_an_undoer_that_refuses_the_change_gives_way_to_the_next() -> None:
+    picky = FLAG.replace("name: restore_flag", "name: aaa_redeploy").replace(
+        "kind: feature_flag\n      params: {flag: key, enabled: from}",
+        "kind: deploy\n      params: {flag: to, enabled: from}",
+    )
+    deployed = snapshot(
+        change("c1", "cart", -5, to="1.5.0", **{"from": "1.4.2"}),
+        alert("a1", "cart", "HighErrorRate"),
+    )
+    step = diagnose_with(deployed, _specs(picky)).plans[0].steps[0]
+    assert (step.action, step.params) == ("rollback_deploy", {"to_version": "1.4.2"})
+
+
+def test_a_catalog_only_proposal_never_joins_a_combined_plan() -> None:
+    evidence = snapshot(
+        change("c1", "cart", -5, to="1.5.0", **{"from": "1.4.2"}),
+        alert("a1", "cart", "HighErrorRate"),
+        alert("a2", "search", "CacheEvictionStorm"),
+    )
+    past = PastIncident(
+        incident_id="INC-0",
+        similarity=1.0,
+        services=("search",),
+        opened_at=AT,
+        cause="c",
+        actions=("flush_cache(search)",),
+        outcome=Outcome.RESOLVED,
+    )
+    boosted = evidence.model_copy(update={"similar_incidents": (past, past)})
+    result = diagnose_with(boosted, _specs(FLUSH))
+    for plan in result.plans:
+        actions = {s.action for s in plan.steps}
+        assert not ("flush_cache" in actions and len(plan.steps) > 1), plan
