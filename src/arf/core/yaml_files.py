@@ -20,6 +20,16 @@ def validation_problem(exc: ValidationError) -> str:
     return f"{where}: {first['msg']}"
 
 
+def located_problem(exc: ValidationError, text: str, where: str, offset: int = 0) -> str:
+    """The first problem pydantic found in the YAML `text` of file `where`, as
+    `where:LINE: field.path: message` (`offset`: lines of the file before `text`)."""
+    first = exc.errors()[0]
+    path = tuple(p for p in first["loc"] if isinstance(p, str | int))
+    field = ".".join(str(p) for p in path) or "(document)"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}:{line_of(text, path) + offset}: {field}: {message}"
+
+
 def yaml_section(
     text: str, origin: str, key: str, kind: type, error: type[ConfigError] = ConfigError
 ) -> Any:

@@ -26,7 +26,7 @@ from arf.core.action_pack import ActionManifest, OperationTemplate
 from arf.core.errors import ConfigError, ExecutionError
 from arf.core.grounding import param_problems
 from arf.core.records import ActionSpec, BlastRadius, PlanStep
-from arf.core.yaml_files import line_of, read_sources
+from arf.core.yaml_files import line_of, located_problem, read_sources
 from arf.execution.verification import PROBE_KINDS
 
 State = Mapping[str, JsonValue]
@@ -279,11 +279,7 @@ def parse_manifest(text: str, where: str) -> ActionManifest:
     try:
         return ActionManifest.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        path = tuple(p for p in first["loc"] if isinstance(p, str | int))
-        field = ".".join(str(p) for p in path) or "(document)"
-        message = first["msg"].removeprefix("Value error, ")
-        raise PackError(f"{where}:{line_of(text, path)}: {field}: {message}") from exc
+        raise PackError(located_problem(exc, text, where)) from exc
 
 
 def load_definition(text: str, where: str) -> ActionDefinition:

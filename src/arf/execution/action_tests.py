@@ -17,7 +17,7 @@ from pydantic import Field, JsonValue, ValidationError, model_validator
 
 from arf.core.errors import ExecutionError
 from arf.core.records import Name, PlanStep, Record, ShortText
-from arf.core.yaml_files import line_of
+from arf.core.yaml_files import line_of, located_problem
 from arf.execution.action_packs import (
     CASES_SUFFIX,
     ActionCatalog,
@@ -92,11 +92,7 @@ def load_case_file(text: str, where: str) -> CaseFile:
     try:
         return CaseFile.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        path = tuple(p for p in first["loc"] if isinstance(p, str | int))
-        field = ".".join(str(p) for p in path) or "(document)"
-        message = first["msg"].removeprefix("Value error, ")
-        raise PackError(f"{where}:{line_of(text, path)}: {field}: {message}") from exc
+        raise PackError(located_problem(exc, text, where)) from exc
 
 
 def _ops(operations: Sequence[tuple[str, Mapping[str, JsonValue]]]) -> list[Operation]:

@@ -54,7 +54,7 @@ from arf.core.records import (
     SignalKind,
     SignalStatus,
 )
-from arf.core.yaml_files import line_of, read_sources
+from arf.core.yaml_files import line_of, located_problem, read_sources
 
 SUFFIX = ".md"
 
@@ -160,12 +160,8 @@ def parse_runbook(text: str, where: str) -> Runbook:
     try:
         meta = RunbookMeta.model_validate(document)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        path = tuple(p for p in first["loc"] if isinstance(p, str | int))
-        field = ".".join(str(p) for p in path) or "(front matter)"
-        message = first["msg"].removeprefix("Value error, ")
-        line = line_of(front, path) + 1  # the front matter starts on the file's second line
-        raise KnowledgeError(f"{where}:{line}: {field}: {message}") from exc
+        # the front matter starts on the file's second line
+        raise KnowledgeError(located_problem(exc, front, where, offset=1)) from exc
     if meta.match.empty():
         line = line_of(front, ("match",)) + 1
         raise KnowledgeError(f"{where}:{line}: match: names nothing, so it never applies")

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from importlib import metadata
 from importlib.resources.abc import Traversable
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 from arf.core.action_pack import ActionManifest
 from arf.core.errors import ConfigError, InputError
@@ -84,17 +85,33 @@ def _entries(
     return sorted(found, key=lambda e: e.name)
 
 
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+_T = TypeVar("_T", bound=_Named)
+
+
+def _named_registry(
+    group: str, kind: type[_T], plugins: Sequence[metadata.EntryPoint] | None
+) -> dict[str, _T]:
+    """Each entry point's object, checked to be a `kind` named as its entry point."""
+    table: dict[str, _T] = {}
+    for entry in _entries(group, plugins):
+        made = _provided(entry, group)
+        if not isinstance(made, kind) or made.name != entry.name:
+            raise ConfigError(
+                f"{group} plug-in {entry.name!r} ({entry.value}) must return a"
+                f" {kind.__name__} named {entry.name!r}"
+            )
+        table[made.name] = made
+    return table
+
+
 def load_formats(plugins: Sequence[metadata.EntryPoint] | None = None) -> FormatTable:
     """Every registered signal format (group `arf.signal_formats`)."""
-    formats = []
-    for entry in _entries(FORMATS_GROUP, plugins):
-        made = _provided(entry, FORMATS_GROUP)
-        if not isinstance(made, SignalFormat) or made.name != entry.name:
-            raise ConfigError(
-                f"{FORMATS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
-                f" SignalFormat named {entry.name!r}"
-            )
-        formats.append(made)
+    formats = list(_named_registry(FORMATS_GROUP, SignalFormat, plugins).values())
     try:
         return FormatTable(formats)
     except InputError as exc:
@@ -145,30 +162,12 @@ def validate_paths(settings: Settings, paths: Sequence[Path]) -> ActionCatalog:
 
 def load_platforms(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict[str, Platform]:
     """Every registered platform (group `arf.platforms`), by name."""
-    table: dict[str, Platform] = {}
-    for entry in _entries(PLATFORMS_GROUP, plugins):
-        made = _provided(entry, PLATFORMS_GROUP)
-        if not isinstance(made, Platform) or made.name != entry.name:
-            raise ConfigError(
-                f"{PLATFORMS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
-                f" Platform named {entry.name!r}"
-            )
-        table[made.name] = made
-    return table
+    return _named_registry(PLATFORMS_GROUP, Platform, plugins)
 
 
 def load_backends(plugins: Sequence[metadata.EntryPoint] | None = None) -> dict[str, ModelBackend]:
     """Every registered model backend (group `arf.model_backends`), by name."""
-    table: dict[str, ModelBackend] = {}
-    for entry in _entries(BACKENDS_GROUP, plugins):
-        made = _provided(entry, BACKENDS_GROUP)
-        if not isinstance(made, ModelBackend) or made.name != entry.name:
-            raise ConfigError(
-                f"{BACKENDS_GROUP} plug-in {entry.name!r} ({entry.value}) must return a"
-                f" ModelBackend named {entry.name!r}"
-            )
-        table[made.name] = made
-    return table
+    return _named_registry(BACKENDS_GROUP, ModelBackend, plugins)
 
 
 def chosen_platform(settings: Settings, platforms: Mapping[str, Platform]) -> Platform:
