@@ -139,7 +139,7 @@ def restart_only_platform() -> Platform:
     return Platform(
         "restarter",
         "restarts only",
-        frozenset({"restart"}),
+        lambda: frozenset({"restart"}),
         lambda settings, clock, world: PlatformAdapters(world, world),
     )
 
@@ -149,7 +149,7 @@ def test_a_plugin_platform_registers_beside_the_built_ins() -> None:
     extra = metadata.EntryPoint("restarter", f"{HERE}:restart_only_platform", PLATFORMS_GROUP)
     table = load_platforms([*builtin, extra])
     assert set(table) == {"sim", "kubernetes", "hosts", "restarter"}
-    assert table["restarter"].operations == frozenset({"restart"})
+    assert table["restarter"].operations() == frozenset({"restart"})
     misnamed = metadata.EntryPoint("other", f"{HERE}:restart_only_platform", PLATFORMS_GROUP)
     with pytest.raises(ConfigError, match="must return a Platform named 'other'"):
         load_platforms([misnamed])

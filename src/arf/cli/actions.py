@@ -18,6 +18,7 @@ from arf.runtime.plugins import (
     action_sources,
     catalog_of,
     load_catalog,
+    load_platforms,
     test_actions,
     validate_paths,
 )
@@ -36,7 +37,12 @@ def actions_list(
     with handled():
         sources = action_sources(settings_for(home))
         catalog_of(sources)  # a name declared twice is an error here too
-        rows = [action_row(d, source.origin) for source in sources for d in source.definitions]
+        platforms = {name: p.operations() for name, p in load_platforms().items()}
+        rows = [
+            action_row(d, source.origin, platforms)
+            for source in sources
+            for d in source.definitions
+        ]
         if as_json:
             out.print_json(json.dumps(rows))
             return

@@ -50,7 +50,7 @@ def platforms_command(
             {
                 "name": platform.name,
                 "description": platform.description,
-                "operations": None if platform.operations is None else sorted(platform.operations),
+                "operations": None if (ops := platform.operations()) is None else sorted(ops),
             }
             for platform in sorted(load_platforms().values(), key=lambda p: p.name)
         ]

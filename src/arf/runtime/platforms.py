@@ -47,13 +47,14 @@ Connect = Callable[[Settings, Clock, SimPlatform], PlatformAdapters]
 
 @dataclass(frozen=True)
 class Platform:
-    """One registered platform. `operations`: the verbs it implements, or None when its
-    configuration decides (the `hosts` platform file); `connect` builds its driver and
-    telemetry (the simulated world is passed for platforms that act on it)."""
+    """One registered platform. `operations()`: the verbs it implements, or None when its
+    configuration decides (the `hosts` platform file), asked only when listed (it may import
+    the platform's client); `connect` builds its driver and telemetry (the simulated world
+    is passed for platforms that act on it)."""
 
     name: str
     description: str
-    operations: frozenset[str] | None
+    operations: Callable[[], frozenset[str] | None]
     connect: Connect
 
 
@@ -93,7 +94,7 @@ def hosts_platform() -> Platform:
     return Platform(
         "hosts",
         "services on hosts, bound by a platform file (HTTP, Ansible, Git); Prometheus",
-        None,
+        lambda: None,
         _hosts,
     )
 
@@ -123,7 +124,7 @@ def sim_platform() -> Platform:
     return Platform(
         "sim",
         "the simulated platform (the demo, the benchmark, tests)",
-        SimPlatform.OPERATIONS,
+        lambda: SimPlatform.OPERATIONS,
         _sim,
     )
 
@@ -154,15 +155,17 @@ def _kubernetes(settings: Settings, clock: Clock, world: SimPlatform) -> Platfor
     )
 
 
-def kubernetes_platform() -> Platform:
-    operations: frozenset[str] | None
+def _kubernetes_operations() -> frozenset[str]:
     try:
-        operations = frozenset(_kubernetes_driver().OPERATIONS)
+        return frozenset(_kubernetes_driver().OPERATIONS)
     except ConfigError:
-        operations = frozenset()  # not installed: it can run nothing here
+        return frozenset()  # not installed: it can run nothing here
+
+
+def kubernetes_platform() -> Platform:
     return Platform(
         "kubernetes",
         "a Kubernetes cluster (Deployments, Nodes), observed by Prometheus",
-        operations,
+        _kubernetes_operations,
         _kubernetes,
     )

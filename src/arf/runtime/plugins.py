@@ -180,13 +180,15 @@ def chosen_platform(settings: Settings, platforms: Mapping[str, Platform]) -> Pl
     return found
 
 
-def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
-    """One line of `arf actions list`."""
+def action_row(
+    definition: ActionDefinition, origin: str, platforms: Mapping[str, frozenset[str] | None]
+) -> dict[str, str]:
+    """One line of `arf actions list`; `platforms`: each one's operations (None: as bound)."""
     manifest = definition.manifest
-    platforms = [
-        name if platform.operations is not None else f"{name} (if bound)"
-        for name, platform in sorted(load_platforms().items())
-        if platform.operations is None or definition.operations <= platform.operations
+    where = [
+        name if operations is not None else f"{name} (if bound)"
+        for name, operations in sorted(platforms.items())
+        if operations is None or definition.operations <= operations
     ]
     rollback = manifest.rollback
     return {
@@ -197,7 +199,7 @@ def action_row(definition: ActionDefinition, origin: str) -> dict[str, str]:
         if rollback.irreversible
         else ("none needed" if rollback.nothing_to_undo else "declared"),
         "operations": ", ".join(sorted(definition.operations)),
-        "platforms": ", ".join(platforms),
+        "platforms": ", ".join(where),
         "target_kind": manifest.target_kind,
         "source": origin,
         "description": manifest.description,
