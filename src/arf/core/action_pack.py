@@ -14,6 +14,7 @@ compiles them into runnable definitions.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Annotated, Literal
 
 from pydantic import Field, JsonValue, model_validator
@@ -27,6 +28,7 @@ from arf.core.records import (
     RiskClass,
     ShortText,
 )
+from arf.core.yaml_files import FieldProblem
 
 FORMAT = "arf/action/v1"
 Expression = Annotated[str, Field(min_length=1, max_length=2_000)]
@@ -79,7 +81,7 @@ class ParamSchema(Record):
         return ActionParam(
             name=name,
             type=self.type,
-            required=self.required,
+            required=self.required and self.default is None,  # a default fills it
             minimum=self.minimum,
             maximum=self.maximum,
             choices=self.enum,
@@ -98,16 +100,91 @@ class Precondition(Record):
     message: ShortText
 
 
-class OperationTemplate(Record):
-    """One platform operation: its verb and arguments, each argument a CEL expression (YAML
-    numbers and booleans are literals)."""
+HTTP = "http"  # the verb of a rendered HTTP step: the executor's HTTP transport sends it
+METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+SECRET_REF = re.compile(r"\$\{secret:([a-z][a-z0-9_]{0,62})\}")
+_URL = re.compile(r"^(https?)://([^/?#\s]+)(/[^?#\s]*)?(\?[^#\s]*)?$")
+URL_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
+HeaderName = Annotated[str, Field(pattern=r"^[A-Za-z0-9-]{1,64}$")]
+HeaderValue = Annotated[str, Field(max_length=1_000)]
 
-    op: Identifier
+
+def secret_refs(text: str) -> list[str]:
+    """The secrets a header value names as `${secret:NAME}`."""
+    return SECRET_REF.findall(text)
+
+
+def url_placeholders(url: str) -> list[str]:
+    return URL_PLACEHOLDER.findall(url)
+
+
+class HttpRequest(Record):
+    """One HTTP call. The scheme, host and port are fixed by the file; `{name}` placeholders
+    fill path segments only, each from the CEL expression `path.name`, percent-encoded into
+    one segment. `body` is JSON whose string leaves are CEL expressions. Header values are
+    literal text in which `${secret:NAME}` names a declared secret: it is resolved by the
+    transport when the call is sent, never rendered, logged or recorded. Every call carries
+    the step's `Idempotency-Key`; any answer but 2xx fails the step."""
+
+    method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
+    url: Annotated[str, Field(min_length=1, max_length=2_000)]
+    path: dict[Identifier, Expression] = Field(default_factory=dict)
+    headers: dict[HeaderName, HeaderValue] = Field(default_factory=dict)
+    body: JsonValue = None
+    timeout_s: float = Field(10.0, gt=0, le=120)
+
+    @model_validator(mode="after")
+    def _fixed_origin(self) -> HttpRequest:
+        match = _URL.match(self.url)
+        if match is None:
+            raise FieldProblem(("url",), f"{self.url!r} is not an absolute http(s) URL")
+        if URL_PLACEHOLDER.search(match.group(2)) or URL_PLACEHOLDER.search(match.group(4) or ""):
+            raise FieldProblem(
+                ("url",), "placeholders may fill path segments only, never the host or query"
+            )
+        named, given = set(url_placeholders(self.url)), set(self.path)
+        for name in sorted(named - given):
+            raise FieldProblem(("url",), f"{{{name}}} has no expression in path")
+        for name in sorted(given - named):
+            raise FieldProblem(("path", name), f"the url has no {{{name}}} placeholder")
+        for name in self.headers:
+            if name.lower() == "idempotency-key":
+                raise FieldProblem(
+                    ("headers", name), "Idempotency-Key is set by ARF from the step's key"
+                )
+        return self
+
+
+class OperationTemplate(Record):
+    """One step: a platform operation (`op`, its verb, and `args`, each a CEL expression;
+    YAML numbers and booleans are literals) or an HTTP call (`http`), which any platform can
+    send."""
+
+    op: Identifier | None = None
     args: dict[Identifier, str | int | float | bool | None] = Field(default_factory=dict)
+    http: HttpRequest | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> OperationTemplate:
+        if (self.op is None) == (self.http is None):
+            raise ValueError("a step is either an operation (op) or an HTTP call (http)")
+        if self.http is not None and self.args:
+            raise ValueError("args belong to an operation: an HTTP call has path and body")
+        return self
+
+    @property
+    def verb(self) -> str:
+        return self.op if self.op is not None else HTTP
+
+    @property
+    def platform_verb(self) -> str | None:
+        """The verb the platform must implement (None: a transport any platform has)."""
+        return self.op
 
 
 class Rollback(Record):
-    """How the action is undone, said explicitly: operations computed from the pre-state,
+    """How the action is undone, said explicitly: operations computed from the pre-state
+    (here for the platform-neutral `forward`, and in each binding for its own), or
     `irreversible: true` (which the default policy never lets run autonomously), or
     `nothing_to_undo: true` (a restart changes no state)."""
 
@@ -118,11 +195,39 @@ class Rollback(Record):
 
     @model_validator(mode="after")
     def _declared(self) -> Rollback:
-        said = [bool(self.operations), self.irreversible, self.nothing_to_undo]
-        if sum(said) != 1:
+        if self.irreversible and self.nothing_to_undo:
+            raise ValueError("irreversible and nothing_to_undo contradict each other")
+        if self.operations and (self.irreversible or self.nothing_to_undo):
             raise ValueError(
                 "declare exactly one of: operations, irreversible: true, nothing_to_undo: true"
             )
+        return self
+
+    @property
+    def undoes(self) -> bool:
+        """The action is undone by operations (each binding declares its own)."""
+        return not (self.irreversible or self.nothing_to_undo)
+
+
+class Binding(Record):
+    """The steps an action sends on one platform, instead of the top-level `forward` and
+    `rollback.operations`."""
+
+    forward: tuple[OperationTemplate, ...] = Field(min_length=1)
+    rollback: tuple[OperationTemplate, ...] = ()
+
+
+class SecretRef(Record):
+    """Where a secret is read when a call is sent: an environment variable of the executor,
+    or a file (a mounted Kubernetes or Vault secret)."""
+
+    env: Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]{0,127}$")] | None = None
+    file: Annotated[str, Field(min_length=1, max_length=1_000)] | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("a secret is read from exactly one of: env, file")
         return self
 
 
@@ -155,14 +260,73 @@ class ActionManifest(Record):
     tables: dict[Identifier, JsonValue] = Field(default_factory=dict)
     variables: dict[Identifier, Expression] = Field(default_factory=dict)
     preconditions: tuple[Precondition, ...] = ()
-    forward: tuple[OperationTemplate, ...] = Field(min_length=1)
+    forward: tuple[OperationTemplate, ...] = ()
     rollback: Rollback
+    bindings: dict[Identifier, Binding] = Field(default_factory=dict)
+    secrets: dict[Identifier, SecretRef] = Field(default_factory=dict)
     effect: EffectRule
     verification: Identifier
     permissions: tuple[Permission, ...] = Field(min_length=1)
     security_sensitive: bool = False
     tags: tuple[Identifier, ...] = ()
     remedies: ActionRemedies = Field(default_factory=ActionRemedies)
+
+    @model_validator(mode="after")
+    def _steps_declared(self) -> ActionManifest:
+        if not self.forward and not self.bindings:
+            raise FieldProblem(
+                ("forward",), "declare forward steps, or bindings for the platforms it runs on"
+            )
+        if self.rollback.operations and not self.forward:
+            raise FieldProblem(
+                ("rollback", "operations"), "undoes forward steps, and there are none"
+            )
+        undoes = self.rollback.undoes
+        if self.forward and undoes and not self.rollback.operations:
+            raise FieldProblem(
+                ("rollback",),
+                "declare exactly one of: operations, irreversible: true, nothing_to_undo: true",
+            )
+        for platform, binding in self.bindings.items():
+            if undoes and not binding.rollback:
+                raise FieldProblem(
+                    ("bindings", platform),
+                    "needs rollback steps (or the action declares irreversible: true or"
+                    " nothing_to_undo: true)",
+                )
+            if not undoes and binding.rollback:
+                raise FieldProblem(
+                    ("bindings", platform, "rollback"),
+                    "the action declares it is irreversible or has nothing to undo",
+                )
+        for path, template in self._http_steps():
+            for header, value in template.headers.items():
+                for name in secret_refs(value):
+                    if name not in self.secrets:
+                        raise FieldProblem(
+                            (*path, "headers", header),
+                            f"${{secret:{name}}} is not declared in secrets",
+                        )
+        return self
+
+    def _http_steps(self) -> Iterator[tuple[tuple[str | int, ...], HttpRequest]]:
+        sections: list[tuple[tuple[str | int, ...], tuple[OperationTemplate, ...]]] = [
+            (("forward",), self.forward),
+            (("rollback", "operations"), self.rollback.operations),
+        ]
+        for platform, binding in self.bindings.items():
+            sections.append((("bindings", platform, "forward"), binding.forward))
+            sections.append((("bindings", platform, "rollback"), binding.rollback))
+        for prefix, steps in sections:
+            for index, step in enumerate(steps):
+                if step.http is not None:
+                    yield (*prefix, index, "http"), step.http
+
+    def all_steps(self) -> tuple[OperationTemplate, ...]:
+        steps = self.forward + self.rollback.operations
+        for binding in self.bindings.values():
+            steps += binding.forward + binding.rollback
+        return steps
 
     @model_validator(mode="after")
     def _remedies_name_parameters(self) -> ActionManifest:
@@ -191,5 +355,5 @@ class ActionManifest(Record):
             verification=self.verification,
             tags=self.tags,
             remedies=self.remedies,
-            operations=tuple(sorted({op.op for op in self.forward + self.rollback.operations})),
+            operations=tuple(sorted({step.verb for step in self.all_steps()})),
         )

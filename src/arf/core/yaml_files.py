@@ -13,6 +13,15 @@ from pydantic import ValidationError
 from arf.core.errors import ConfigError
 
 
+class FieldProblem(ValueError):
+    """A problem a document-level validator finds in one field: `path` locates it (within
+    the record the validator checks), so the error names that field's line."""
+
+    def __init__(self, path: Sequence[str | int], message: str) -> None:
+        super().__init__(message)
+        self.path = tuple(path)
+
+
 def validation_problem(exc: ValidationError) -> str:
     """The first problem pydantic found, as `field.path: message`."""
     first = exc.errors()[0]
@@ -25,6 +34,9 @@ def located_problem(exc: ValidationError, text: str, where: str, offset: int = 0
     `where:LINE: field.path: message` (`offset`: lines of the file before `text`)."""
     first = exc.errors()[0]
     path = tuple(p for p in first["loc"] if isinstance(p, str | int))
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, FieldProblem):
+        path += cause.path
     field = ".".join(str(p) for p in path) or "(document)"
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}:{line_of(text, path) + offset}: {field}: {message}"

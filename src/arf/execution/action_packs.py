@@ -9,6 +9,7 @@ A broken pack is a `PackError`; nothing is loaded around it.
 
 from __future__ import annotations
 
+import copy
 import re
 import string
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -16,13 +17,20 @@ from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
+from urllib.parse import quote
 
 import cel
 import yaml
 from pydantic import JsonValue, ValidationError
 
-from arf.core.action_pack import ActionManifest, OperationTemplate
+from arf.core.action_pack import (
+    HTTP,
+    URL_PLACEHOLDER,
+    ActionManifest,
+    OperationTemplate,
+    secret_refs,
+)
 from arf.core.errors import ConfigError, ExecutionError
 from arf.core.grounding import param_problems
 from arf.core.records import ActionSpec, BlastRadius, PlanStep
@@ -160,6 +168,7 @@ class ActionDefinition:
     def __init__(self, manifest: ActionManifest, source: str, text: str = "") -> None:
         self.manifest = manifest
         self.source = source
+        self._text = text
         self.spec: ActionSpec = manifest.spec()
         self.disruption = manifest.disruption
         if manifest.verification not in PROBE_KINDS:
@@ -167,6 +176,8 @@ class ActionDefinition:
                 f"{source}:{line_of(text, ('verification',))}: verification: unknown"
                 f" {manifest.verification!r} (known: {', '.join(sorted(PROBE_KINDS))})"
             )
+        self._forward: Sequence[OperationTemplate] = manifest.forward
+        self._backward: Sequence[OperationTemplate] = manifest.rollback.operations
         self._cel = _Evaluator(manifest, source, text)
         for path, expression in _expressions(manifest):
             self._cel.compile(expression, path)
@@ -185,8 +196,47 @@ class ActionDefinition:
 
     @property
     def operations(self) -> frozenset[str]:
-        """Every operation verb the action may send, forward or back."""
-        return frozenset(op.op for op in self.manifest.forward + self.manifest.rollback.operations)
+        """Every platform verb the action may send, forward or back, on any platform."""
+        return frozenset(
+            verb for step in self.manifest.all_steps() if (verb := step.platform_verb) is not None
+        )
+
+    def steps_for(
+        self, platform: str
+    ) -> tuple[Sequence[OperationTemplate], Sequence[OperationTemplate]]:
+        """The forward and rollback steps sent on `platform`: its binding, else the
+        platform-neutral `forward` and `rollback.operations` (empty when there are none)."""
+        binding = self.manifest.bindings.get(platform)
+        if binding is not None:
+            return binding.forward, binding.rollback
+        return self.manifest.forward, self.manifest.rollback.operations
+
+    def runs_on(self, platform: str, operations: frozenset[str] | None) -> bool:
+        """Whether `platform`, implementing `operations` (None: whatever its configuration
+        binds), can run the action: it has steps there and the platform has their verbs."""
+        forward, rollback = self.steps_for(platform)
+        if not forward:
+            return False
+        verbs = {verb for step in (*forward, *rollback) if (verb := step.platform_verb)}
+        return operations is None or verbs <= operations
+
+    def check_platforms(self, known: Iterable[str]) -> None:
+        """A binding for a platform that is not registered is a mistake (a typo would make
+        the action silently unavailable there)."""
+        names = sorted(known)
+        for platform in self.manifest.bindings:
+            if platform not in names:
+                line = line_of(self._text, ("bindings", platform))
+                raise PackError(
+                    f"{self.source}:{line}: bindings.{platform}: no platform {platform!r} is"
+                    f" registered (known: {', '.join(names)})"
+                )
+
+    def bound_to(self, platform: str) -> ActionDefinition:
+        """This action as it runs on `platform`: `forward` and `backward` send its steps."""
+        bound = copy.copy(self)
+        bound._forward, bound._backward = self.steps_for(platform)
+        return bound
 
     def preconditions(self, step: PlanStep, state: State) -> list[str]:
         """Why the step cannot run on this pre-state: its parameters against the schema
@@ -207,22 +257,54 @@ class ActionDefinition:
         if problems:
             raise ExecutionError(f"{self.spec.name} on {step.target}: " + "; ".join(problems))
         values = self._cel.context(step, state)
-        return [
-            (
-                template.op,
+        return [self._render_one(template, values) for template in templates]
+
+    def _render_one(self, template: OperationTemplate, values: Mapping[str, Any]) -> Operation:
+        if template.http is None:
+            return (
+                template.verb,
                 {
-                    name: self._cel.argument(raw, values, f"{template.op}.{name}")
+                    name: self._cel.argument(raw, values, f"{template.verb}.{name}")
                     for name, raw in template.args.items()
                 },
             )
-            for template in templates
-        ]
+        call = template.http
+        segments = {
+            name: _segment(self._cel.argument(expression, values, f"http.path.{name}"), name)
+            for name, expression in call.path.items()
+        }
+        url = URL_PLACEHOLDER.sub(lambda m: segments[m.group(1)], call.url)
+        secrets = {
+            name: self.manifest.secrets[name].model_dump(exclude_none=True)
+            for value in call.headers.values()
+            for name in secret_refs(value)
+        }
+        return (
+            HTTP,
+            {
+                "method": call.method,
+                "url": url,
+                "headers": dict(call.headers),
+                "body": self._body(call.body, values),
+                "timeout_s": call.timeout_s,
+                "secrets": cast(JsonValue, secrets),
+            },
+        )
+
+    def _body(self, template: JsonValue, values: Mapping[str, Any]) -> JsonValue:
+        if isinstance(template, str):
+            return self._cel.argument(template, values, "http.body")
+        if isinstance(template, dict):
+            return {key: self._body(value, values) for key, value in template.items()}
+        if isinstance(template, list):
+            return [self._body(value, values) for value in template]
+        return template
 
     def forward(self, step: PlanStep, state: State) -> list[Operation]:
-        return self._render(self.manifest.forward, step, state)
+        return self._render(self._forward, step, state)
 
     def backward(self, step: PlanStep, state: State) -> list[Operation]:
-        return self._render(self.manifest.rollback.operations, step, state)
+        return self._render(self._backward, step, state)
 
     def blast_radius(self, step: PlanStep, state: State | None) -> BlastRadius:
         """Sized against the target's real state: replicas touched and the largest share of
@@ -233,20 +315,52 @@ class ActionDefinition:
         return BlastRadius(services=1, resources=1, replicas=touched, replica_share=round(share, 4))
 
 
+def _segment(value: JsonValue, name: str) -> str:
+    """A value percent-encoded into exactly one path segment."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ExecutionError(f"http path {name}: {value!r} is not a text or a number")
+    text = str(value)
+    if text in ("", ".", ".."):
+        raise ExecutionError(f"http path {name}: {text!r} is not a path segment")
+    return quote(text, safe="")
+
+
+def _body_expressions(
+    body: JsonValue, path: tuple[str | int, ...]
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    if isinstance(body, str):
+        yield path, body
+    elif isinstance(body, dict):
+        for key, value in body.items():
+            yield from _body_expressions(value, (*path, key))
+    elif isinstance(body, list):
+        for index, value in enumerate(body):
+            yield from _body_expressions(value, (*path, index))
+
+
+def _step_expressions(
+    prefix: tuple[str | int, ...], steps: Sequence[OperationTemplate]
+) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    for index, step in enumerate(steps):
+        for name, raw in step.args.items():
+            if isinstance(raw, str):
+                yield (*prefix, index, "args", name), raw
+        if step.http is not None:
+            for name, expression in step.http.path.items():
+                yield (*prefix, index, "http", "path", name), expression
+            yield from _body_expressions(step.http.body, (*prefix, index, "http", "body"))
+
+
 def _expressions(manifest: ActionManifest) -> Iterable[tuple[tuple[str | int, ...], str]]:
     for name, expression in manifest.variables.items():
         yield ("variables", name), expression
     for index, check in enumerate(manifest.preconditions):
         yield ("preconditions", index, "require"), check.require
-    sections: tuple[tuple[tuple[str | int, ...], Sequence[OperationTemplate]], ...] = (
-        (("forward",), manifest.forward),
-        (("rollback", "operations"), manifest.rollback.operations),
-    )
-    for prefix, operations in sections:
-        for index, operation in enumerate(operations):
-            for name, raw in operation.args.items():
-                if isinstance(raw, str):
-                    yield (*prefix, index, "args", name), raw
+    yield from _step_expressions(("forward",), manifest.forward)
+    yield from _step_expressions(("rollback", "operations"), manifest.rollback.operations)
+    for platform, binding in manifest.bindings.items():
+        yield from _step_expressions(("bindings", platform, "forward"), binding.forward)
+        yield from _step_expressions(("bindings", platform, "rollback"), binding.rollback)
     for field in ("read", "after"):
         expression = getattr(manifest.effect, field)
         if expression is not None:
@@ -315,10 +429,16 @@ class ActionCatalog:
     def specs(self) -> tuple[ActionSpec, ...]:
         return tuple(a.spec for a in self._actions.values())
 
-    def supported_by(self, operations: frozenset[str]) -> ActionCatalog:
-        """The actions a platform implementing these operations can run: the others are
+    def for_platform(self, platform: str, operations: frozenset[str] | None) -> ActionCatalog:
+        """The actions `platform` can run, each bound to its steps there: the others are
         neither offered to reasoning nor executable there."""
-        return ActionCatalog([a for a in self._actions.values() if a.operations <= operations])
+        return ActionCatalog(
+            [
+                action.bound_to(platform)
+                for action in self._actions.values()
+                if action.runs_on(platform, operations)
+            ]
+        )
 
     def definitions(self) -> tuple[ActionDefinition, ...]:
         return tuple(self._actions.values())

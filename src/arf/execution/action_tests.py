@@ -55,6 +55,7 @@ class Expectation(Record):
 
 class ActionCase(Record):
     name: ShortText = Field(min_length=1)
+    platform: Name | None = None  # the binding to render (default: the top-level steps)
     target: Name = "target"
     params: dict[str, JsonValue] = Field(default_factory=dict)
     state: dict[str, JsonValue] = Field(default_factory=dict)
@@ -104,6 +105,11 @@ def _shown(operations: Sequence[Operation]) -> str:
 
 
 def run_case(definition: ActionDefinition, case: ActionCase) -> CaseResult:
+    if case.platform is not None:
+        if case.platform not in definition.manifest.bindings:
+            why = f"{definition.spec.name} has no binding for platform {case.platform!r}"
+            return CaseResult(definition.spec.name, case.name, (why,))
+        definition = definition.bound_to(case.platform)
     step = PlanStep(action=definition.spec.name, target=case.target, params=case.params)
     expect = case.expect
     failures: list[str] = []

@@ -23,6 +23,7 @@ from arf.core.records import (
     Verdict,
 )
 from arf.execution.action_packs import ActionCatalog, ActionDefinition, Effect
+from arf.execution.transports import Transports
 
 
 class Reconciliation(StrEnum):
@@ -35,9 +36,12 @@ class Reconciliation(StrEnum):
 
 
 class Executor:
-    def __init__(self, catalog: ActionCatalog, driver: TargetDriver) -> None:
+    def __init__(
+        self, catalog: ActionCatalog, driver: TargetDriver, transports: Transports | None = None
+    ) -> None:
         self._catalog = catalog
         self._driver = driver
+        self._transports = transports if transports is not None else Transports()
 
     def _definition(self, step: PlanStep) -> ActionDefinition:
         definition = self._catalog.get(step.action)
@@ -137,7 +141,12 @@ class Executor:
     ) -> str:
         details = []
         for index, (operation, args) in enumerate(operations):
-            result = self._driver.perform(operation, step.target, args, f"{key}/{index}")
+            transport = self._transports.get(operation)
+            result: Mapping[str, JsonValue]
+            if transport is not None:
+                result = transport.send(args, f"{key}/{index}")
+            else:
+                result = self._driver.perform(operation, step.target, args, f"{key}/{index}")
             details.append(f"{operation}{_brief(args)} -> {_brief(result)}")
         return "; ".join(details) or "nothing to do"
 

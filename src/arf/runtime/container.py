@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -12,6 +13,7 @@ from arf.core.ports import IncidentHistory, Reasoner
 from arf.core.records import ActionSpec
 from arf.execution.action_packs import ActionCatalog
 from arf.execution.executor import Executor
+from arf.execution.transports import Transports, default_transports
 from arf.execution.verification import VerificationSettings, Verifier
 from arf.governance.policy import PolicyBundle, load_policy, load_policy_text
 from arf.governance.service_catalog import ServiceCatalog
@@ -59,6 +61,7 @@ class Runtime:
     redactor: Redactor = field(default_factory=Redactor)
     formats: FormatTable = field(default_factory=load_formats)  # registered signal formats
     adapters: PlatformAdapters | None = None  # a real platform's clients (closed on close)
+    transports: Transports | None = None  # the executor's HTTP client (closed on close)
     run_history: RunHistory = field(init=False)
 
     def __post_init__(self) -> None:
@@ -81,6 +84,8 @@ class Runtime:
     def close(self) -> None:
         if self.adapters is not None:
             self.adapters.close()
+        if self.transports is not None:
+            self.transports.close()
         self.store.close()
 
 
@@ -108,7 +113,8 @@ def build_runtime(
     sim = platform if platform is not None else simulated_world(settings, clock)
     adapters = chosen.connect(settings, clock, sim)
     driver = adapters.driver
-    actions = catalog.supported_by(driver.operations())
+    actions = catalog.for_platform(chosen.name, driver.operations())
+    transports = default_transports(os.environ)
     store = store if store is not None else SqlStore.sqlite(settings.database_path)
     tokens = ApproxTokenCounter()
     redactor = Redactor()
@@ -121,7 +127,7 @@ def build_runtime(
         policy=policy,
         actions=actions,
         reasoner=reasoner or build_reasoner(settings, clock, tokens, redactor),
-        executor=Executor(actions, driver),
+        executor=Executor(actions, driver, transports),
         verifier=Verifier(
             adapters.telemetry,
             clock,
@@ -134,6 +140,7 @@ def build_runtime(
         platform=sim,
         formats=formats,
         adapters=adapters,
+        transports=transports,
         tokens=tokens,
         redactor=redactor,
     )

@@ -142,7 +142,14 @@ def load_catalog(
 
 
 def catalog_of(sources: Sequence[PackSource]) -> ActionCatalog:
-    return ActionCatalog([d for source in sources for d in source.definitions])
+    """One catalog of these packs: a name declared twice, or a binding for a platform that
+    is not registered, is a PackError."""
+    catalog = ActionCatalog([d for source in sources for d in source.definitions])
+    if any(d.manifest.bindings for d in catalog.definitions()):
+        known = load_platforms()
+        for definition in catalog.definitions():
+            definition.check_platforms(known)
+    return catalog
 
 
 def validate_paths(settings: Settings, paths: Sequence[Path]) -> ActionCatalog:
@@ -157,6 +164,9 @@ def validate_paths(settings: Settings, paths: Sequence[Path]) -> ActionCatalog:
         if str(Path(d.source).resolve()) not in files
     ]
     ActionCatalog([*registered, *given.definitions()])
+    known = load_platforms()
+    for definition in given.definitions():
+        definition.check_platforms(known)
     return given
 
 
@@ -188,7 +198,7 @@ def action_row(
     where = [
         name if operations is not None else f"{name} (if bound)"
         for name, operations in sorted(platforms.items())
-        if operations is None or definition.operations <= operations
+        if definition.runs_on(name, operations)
     ]
     rollback = manifest.rollback
     return {

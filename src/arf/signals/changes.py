@@ -1,11 +1,15 @@
 """Deploy, configuration and IaC change events as CloudEvents 1.0 (structured JSON mode).
 
-Recognised types: `*.deploy`, `*.config`, `*.scale`, `*.iac` (for example `dev.arf.change.deploy`).
-The event's `subject` names the service or resource; `data` carries the change details.
+The kind of change is the type's last segment (`dev.arf.change.deploy` is a `deploy`):
+`deploy`, `config`, `scale` and `iac` are the kinds ARF judges itself; any other kind (a
+`feature_flag`, a `secret_rotation`) is kept as it is named, and reasoning suspects it when a
+catalogued action declares it undoes that kind. The event's `subject` names the service or
+resource; `data` carries the change details (`from`, `to`, `key`, ...).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -13,7 +17,8 @@ from arf.core.errors import InputError
 from arf.core.records import Severity, Signal, SignalKind, SignalStatus
 from arf.signals.normalise import fingerprint, parse_time, payload_digest
 
-CHANGE_KINDS = ("deploy", "config", "scale", "iac")
+CHANGE_KINDS = ("deploy", "config", "scale", "iac")  # the kinds ARF judges without an action
+_KIND = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 
 def looks_like_cloudevent(payload: object) -> bool:
@@ -30,10 +35,10 @@ def parse_change_event(payload: object, received_at: datetime) -> Signal:
             raise InputError(f"cloudevent: '{required}' is required")
     event_type = str(payload["type"])
     change_kind = event_type.rsplit(".", 1)[-1]
-    if change_kind not in CHANGE_KINDS:
+    if not _KIND.match(change_kind):
         raise InputError(
-            f"cloudevent: type {event_type!r} is not a change event (expected a type ending in"
-            f" one of {', '.join(CHANGE_KINDS)})"
+            f"cloudevent: type {event_type!r} names no kind of change (expected a type ending"
+            f" in a lower-case name such as {', '.join(CHANGE_KINDS)})"
         )
     subject = payload.get("subject")
     if not isinstance(subject, str) or not subject:

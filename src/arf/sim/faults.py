@@ -129,6 +129,24 @@ def scaled_to_zero(platform: SimPlatform, service: str) -> FaultRecord:
     )
 
 
+def feature_flag_on(
+    platform: SimPlatform, service: str, flag: str, load: float = 2.5
+) -> FaultRecord:
+    """A feature flag switched on in the flag service: the feature multiplies the service's
+    calls per request by `load` (announced by the flag service's `feature_flag` change)."""
+    platform.state.services[service].flag_load[flag] = load
+    platform.set_flag(service, flag, True, "flag-console")
+    return _record(
+        platform,
+        "feature_flag_on",
+        service,
+        f"flag {flag} switched on",
+        attribute=flag,
+        bad_value="on",
+        good_value="off",
+    )
+
+
 def memory_exhaustion(platform: SimPlatform, service: str, demand_mb: int) -> FaultRecord:
     platform.state.services[service].memory_demand_mb = demand_mb
     return _record(platform, "memory_exhaustion", service, f"working set grew to {demand_mb} MiB")
@@ -238,6 +256,7 @@ def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
         "credentials_revoked": lambda: not service.credentials_revoked,
         "network_partition": lambda: not service.partitioned,
         "certificate_expired": lambda: service.certificate_expires_at is None,
+        "feature_flag_on": lambda: not service.flags.get(fault.attribute, False),
     }
     check = checks.get(fault.kind)
     if check is None:
@@ -284,6 +303,8 @@ def repair(platform: SimPlatform, fault: FaultRecord) -> None:
         service.memory_limit_mb = max(service.memory_limit_mb, service.memory_demand_mb * 5 // 4)
     elif fault.kind == "scaled_to_zero":
         service.replicas = int(fault.good_value or 1)
+    elif fault.kind == "feature_flag_on":
+        service.flags[fault.attribute] = False
     else:
         service.up = True
         service.disk_errors = False

@@ -41,6 +41,10 @@ class ServiceState(BaseModel):
     partitioned: bool = False  # cannot reach its dependencies (network partition)
     credentials_revoked: bool = False  # a datastore that refuses its clients' credentials
     certificate_expires_at: float | None = None  # serving certificate validity
+    # feature flags, switched in the simulated flag service (arf.sim.flag_service); a flag
+    # that is on adds its load (the calls per request the feature makes) to the service
+    flags: dict[str, bool] = Field(default_factory=dict)
+    flag_load: dict[str, float] = Field(default_factory=dict)
     # service objective, checked by the evaluation's success criterion (never by ARF)
     slo_max_error_rate: float = 0.02
     slo_max_latency_p99_ms: float = 800.0
@@ -150,6 +154,7 @@ def own_health(service: ServiceState, now: float) -> Health:
         error += 0.85
         latency += 2000  # calls time out
     load = _number(service.config.get("load_factor", "1.0"))
+    load += sum(extra for flag, extra in service.flag_load.items() if service.flags.get(flag))
     if service.config.get("flag_recs_v2") == "on":
         load += 2.5  # the flag turns on a feature that multiplies the calls per request
     if load > 1.5:

@@ -376,7 +376,9 @@ class SimPlatform:
     def describe(self, target: str) -> dict[str, JsonValue] | None:
         service = self.state.services.get(target)
         if service is not None:
+            flags: dict[str, JsonValue] = {"flags": dict(service.flags)} if service.flags else {}
             return {
+                **flags,
                 "kind": service.kind,
                 "version": service.version,
                 "release_history": list(service.release_history),
@@ -398,6 +400,23 @@ class SimPlatform:
 
     def operations(self) -> frozenset[str]:
         return self.OPERATIONS
+
+    def set_flag(self, service: str, flag: str, enabled: bool, author: str) -> bool:
+        """Switch a feature flag (what the simulated flag service does): announced as a
+        `feature_flag` change, as a flag service's audit webhook would. False: no service."""
+        state = self.state.services.get(service)
+        if state is None:
+            return False
+        before = state.flags.get(flag, False)
+        state.flags[flag] = enabled
+        if before != enabled:
+            data: dict[str, JsonValue] = {
+                "key": flag,
+                "from": "on" if before else "off",
+                "to": "on" if enabled else "off",
+            }
+            self.emit_change("feature_flag", service, data, author)
+        return True
 
     def perform(
         self, operation: str, target: str, args: Mapping[str, JsonValue], idempotency_key: str

@@ -249,12 +249,12 @@ def test_plug_ins_register_actions_through_entry_points_and_a_broken_one_is_name
 
 def test_an_action_is_offered_only_where_the_platform_implements_its_operations() -> None:
     catalog = ActionCatalog([*default_actions(), load_definition(VALID, "sample.yaml")])
-    kubernetes = catalog.supported_by(
-        frozenset({"deploy", "set_config", "set_memory_limit", "scale", "restart"})
+    kubernetes = catalog.for_platform(
+        "kubernetes", frozenset({"deploy", "set_config", "set_memory_limit", "scale", "restart"})
     )
     assert "flush_cache" in kubernetes and "rollback_deploy" in kubernetes
     assert "failover_database" not in kubernetes and "apply_iac_patch" not in kubernetes
-    deploy_only = catalog.supported_by(frozenset({"deploy"}))
+    deploy_only = catalog.for_platform("sim", frozenset({"deploy"}))
     assert [s.name for s in deploy_only.specs()] == ["rollback_deploy"]
 
 
