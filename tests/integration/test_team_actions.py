@@ -12,6 +12,7 @@ import yaml
 from arf.core.action_pack import ActionManifest
 from arf.core.clock import ManualClock
 from arf.core.records import IncidentState, PlanStep, Route, Verdict
+from arf.execution.action_packs import default_actions, load_pack, standard_pack
 from arf.execution.executor import Executor
 from arf.oversight.identities import Identity
 from arf.runtime import operations
@@ -80,7 +81,8 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in json.loads(listed.stdout)}
     assert rows["add_one_replica"]["source"] == str(home / "actions.d")
     assert rows["failover_database"]["rollback"] == "irreversible"
-    assert len(rows) == 8
+    packaged = len(default_actions()) + len(load_pack(standard_pack()))
+    assert len(rows) == packaged + 1 and packaged == 10
     shown = arf(home, "actions", "show", "add_one_replica")
     assert shown.returncode == 0 and "op: scale" in shown.stdout
     valid = arf(home, "actions", "validate", str(home / "actions.d"))
@@ -90,7 +92,7 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     assert_one_line_error(
         arf(home, "actions", "validate", str(clash)), "'restart_service' is already declared"
     )
-    assert arf(home, "actions", "validate").stdout.strip() == "ok: 8 action(s) valid"
+    assert arf(home, "actions", "validate").stdout.strip() == "ok: 11 action(s) valid"
     cases = REPO / "docs" / "examples" / "actions" / "add_one_replica.cases.yaml"
     (home / "actions.d" / cases.name).write_text(cases.read_text())
     tested = arf(home, "actions", "test", str(home / "actions.d"))
@@ -98,7 +100,8 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     assert "3 passed, 0 failed" in tested.stdout
     packaged = sum(
         len(yaml.safe_load(f.read_text())["cases"])
-        for f in (REPO / "src" / "arf" / "execution" / "default_pack").glob("*.cases.yaml")
+        for pack in ("default_pack", "standard_pack")
+        for f in (REPO / "src" / "arf" / "execution" / pack).glob("*.cases.yaml")
     )
     everything = arf(home, "actions", "test")
     assert everything.returncode == 0, everything.stdout

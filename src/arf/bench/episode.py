@@ -159,6 +159,13 @@ def apply_action(platform: SimPlatform, action: str, target: str, key: str) -> b
         ),
         "failover_database": lambda: ("failover", {}) if service.has_replica else None,
         "revert_config": lambda: _last_config_revert(platform, target),
+        "raise_cpu_limit": lambda: ("set_cpu_limit", {"cpu_m": service.cpu_limit_m * 2}),
+        "raise_hpa_ceiling": lambda: (
+            ("set_hpa_max", {"max_replicas": service.hpa_max_replicas * 2})
+            if service.hpa_max_replicas is not None
+            else None
+        ),
+        "free_disk": lambda: ("rotate_logs", {"keep_days": 7}),
     }
     build = operations.get(action)
     operation = build() if build else None

@@ -32,10 +32,12 @@ ScenarioClass = Literal[
     "security_misconfiguration",
     "service_degradation",
     "compound",
-    "novel",
+    "novel",  # no knowledge entry names it; its remedy is in the action catalog
+    "remedy_not_in_catalog",  # nothing catalogued fixes it: it must go to a person
     "no_fault",
 ]
 CLASSES: tuple[str, ...] = get_args(ScenarioClass)
+UNFAMILIAR = frozenset({"novel", "remedy_not_in_catalog"})  # the human model's novel_factor
 Tier = Literal["edge", "api", "domain", "datastore", "bucket", "security_group"]
 
 
@@ -60,6 +62,8 @@ class FaultSpec(_Strict):
     demand_mb: int = 800
     limit_mb: int = 128
     seconds: float = 100.0
+    demand_m: int = 1800
+    factor: float = 2.0
 
 
 class NoiseSpec(_Strict):
@@ -252,6 +256,12 @@ _INJECTORS: Mapping[str, Injector] = {
     "certificate_expired": lambda p, t, s: f.certificate_expired(p, t),
     "iac_misconfiguration": lambda p, t, s: f.iac_misconfiguration(p, t, s.key, s.value),
     "transient": lambda p, t, s: f.transient_latency(p, t, s.seconds),
+    "feature_flag_on": lambda p, t, s: f.feature_flag_on(p, t, s.key or "flag_new_checkout"),
+    "cpu_hungry_release": lambda p, t, s: f.cpu_hungry_release(p, t, _bad_version(p, t)),
+    "cpu_starved": lambda p, t, s: f.cpu_starved(p, t, s.demand_m),
+    "hpa_ceiling_reached": lambda p, t, s: f.hpa_ceiling_reached(p, t, s.factor),
+    "logs_fill_disk": lambda p, t, s: f.logs_fill_disk(p, t),
+    "data_fills_disk": lambda p, t, s: f.data_fills_disk(p, t),
     **{kind: _config(kind) for kind in sorted(f.CONFIG_FAULTS)},
 }
 

@@ -30,6 +30,7 @@ from arf.bench.episode import (
     count_alerts,
     false_and_tempting,
 )
+from arf.bench.scenarios import UNFAMILIAR
 from arf.core.errors import ArfError
 from arf.core.ports import Reasoner, UnitOfWork
 from arf.core.records import (
@@ -113,7 +114,7 @@ class ManualSystem:
 
     def begin(self, episode: Episode) -> None:
         self._episode = episode
-        self._responder = Responder(episode, novel=episode.spec.scenario_class == "novel")
+        self._responder = Responder(episode, novel=episode.spec.scenario_class in UNFAMILIAR)
         self._paged: set[str] = set()
 
     def observe(self, emissions: Sequence[Emission]) -> None:
@@ -145,7 +146,7 @@ class RunbookSystem:
 
     def begin(self, episode: Episode) -> None:
         self._episode = episode
-        self._responder = Responder(episode, novel=episode.spec.scenario_class == "novel")
+        self._responder = Responder(episode, novel=episode.spec.scenario_class in UNFAMILIAR)
         self._ran: dict[str, float] = {}  # alert -> when its runbook ran
         self._firing: set[str] = set()
         self._paged: set[str] = set()
@@ -242,7 +243,7 @@ class ArfSystem:
     def begin(self, episode: Episode) -> None:
         self._episode = episode
         self._since = datetime.fromtimestamp(episode.now - 900, UTC)
-        self._responder = Responder(episode, novel=episode.spec.scenario_class == "novel")
+        self._responder = Responder(episode, novel=episode.spec.scenario_class in UNFAMILIAR)
         self._reviews: dict[str, float] = {}
         self._answered: set[str] = set()
         self._cpu = 0.0

@@ -412,6 +412,12 @@ def default_pack() -> Traversable:
     return resources.files("arf.execution").joinpath("default_pack")
 
 
+def standard_pack() -> Traversable:
+    """The standard pack: actions SRE and security teams use beyond the seven defaults,
+    registered under the `arf.actions` entry point like any plug-in's."""
+    return resources.files("arf.execution").joinpath("standard_pack")
+
+
 class ActionCatalog:
     """A registry instance built by the composition root (never an import-time global)."""
 

@@ -96,6 +96,31 @@ class Executor:
                 f" once, over the decided limit of {decision.max_replica_share:.0%}"
             )
 
+    def preflight(self, steps: Sequence[PlanStep]) -> list[str]:
+        """Why the plan cannot run on its targets as they are now (empty: it can), checked
+        before anyone is asked to approve it. A step whose target an earlier step changes is
+        checked when it runs, against the state that step leaves; a step whose effect the
+        target already shows is not refused (it is skipped when the plan runs)."""
+        problems: list[str] = []
+        touched: set[str] = set()
+        for step in steps:
+            if step.target in touched:
+                continue
+            touched.add(step.target)
+            if self.already_done(step) is not None:
+                continue
+            try:
+                state = self._driver.describe(step.target)
+            except ExecutionError as exc:
+                problems.append(f"{step.target} could not be read: {exc}")
+                continue
+            if state is None:
+                problems.append(f"target {step.target!r} does not exist")
+                continue
+            found = self._definition(step).preconditions(step, state)
+            problems.extend(f"{step.action} on {step.target}: {p}" for p in found)
+        return problems
+
     def capture(self, step: PlanStep) -> dict[str, JsonValue]:
         """The pre-state needed to roll the step back; checks the step's preconditions."""
         state = self._driver.describe(step.target)

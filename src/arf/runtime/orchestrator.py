@@ -299,6 +299,13 @@ class Orchestrator:
             return self._reassess(incident, snapshot)
         problems, plans = diagnosis_problems(diagnosis, snapshot, self._rt.specs)
         top = diagnosis.top_hypothesis()
+        runnable = []
+        for candidate in plans:  # a plan whose preconditions fail now is never put to anyone
+            refused = self._rt.executor.preflight(candidate.steps)
+            problems.extend(refused)
+            if not refused:
+                runnable.append(candidate)
+        plans = tuple(runnable)
         if not plans:
             if top is not None and top.category is HypothesisCategory.TRANSIENT:
                 self._commit_move(

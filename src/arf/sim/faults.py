@@ -49,11 +49,16 @@ def deploy(
     crashes: bool = False,
     author: str = "ci-bot",
     image_missing: bool = False,
+    cpu_m: int = 0,
 ) -> None:
     """Roll out a release (a change event is emitted, as a CD system would)."""
     state = platform.state.services[service]
     state.releases[version] = Release(
-        version=version, error_rate=error_rate, crashes=crashes, image_missing=image_missing
+        version=version,
+        error_rate=error_rate,
+        crashes=crashes,
+        image_missing=image_missing,
+        cpu_m=cpu_m,
     )
     before = state.version
     state.version = version
@@ -80,6 +85,48 @@ def bad_deploy(
 def crash_loop(platform: SimPlatform, service: str, version: str) -> FaultRecord:
     detail = f"{version} exits on start"
     return _release_fault(platform, "crash_loop", service, version, detail, crashes=True)
+
+
+def cpu_hungry_release(platform: SimPlatform, service: str, version: str) -> FaultRecord:
+    """A release with a hot loop: each pod needs far more CPU than the limit allows."""
+    detail = f"{version} needs 1.5 more CPU cores per pod"
+    return _release_fault(platform, "cpu_hungry_release", service, version, detail, cpu_m=1500)
+
+
+def cpu_starved(platform: SimPlatform, service: str, demand_m: int) -> FaultRecord:
+    """The service's CPU demand per pod grew past its limit (more work per request after a
+    traffic mix change); nothing was deployed or configured."""
+    state = platform.state.services[service]
+    state.cpu_demand_m = demand_m
+    detail = f"CPU demand {demand_m}m per pod over a {state.cpu_limit_m}m limit"
+    return _record(platform, "cpu_starved", service, detail)
+
+
+def hpa_ceiling_reached(platform: SimPlatform, service: str, factor: float) -> FaultRecord:
+    """An autoscaled service whose load needs `factor` times its autoscaler's maximum."""
+    state = platform.state.services[service]
+    state.hpa_min_replicas = max(1, state.replicas - 1)
+    state.hpa_max_replicas = state.replicas
+    state.needed_replicas = int(state.replicas * factor + 0.5)
+    detail = (
+        f"load needs {state.needed_replicas} replicas; the autoscaler stops at {state.replicas}"
+    )
+    return _record(platform, "hpa_ceiling_reached", service, detail)
+
+
+def logs_fill_disk(platform: SimPlatform, service: str) -> FaultRecord:
+    """Debug logging left on: log files fill the node's filesystem."""
+    platform.state.services[service].log_disk_pct = 97.5
+    return _record(platform, "logs_fill_disk", service, "log files fill 97% of the filesystem")
+
+
+def data_fills_disk(platform: SimPlatform, service: str) -> FaultRecord:
+    """Data growth fills the filesystem; the logs are a small share (rotating them frees
+    too little)."""
+    state = platform.state.services[service]
+    state.log_disk_pct = 4.0
+    state.data_disk_pct = 93.5
+    return _record(platform, "data_fills_disk", service, "data fills 93% of the filesystem")
 
 
 def wrong_image(platform: SimPlatform, service: str, version: str) -> FaultRecord:
@@ -232,7 +279,7 @@ CONFIG_FAULTS = frozenset(
         "feature_flag_flood",
     }
 )
-RELEASE_FAULTS = frozenset({"bad_deploy", "crash_loop", "wrong_image"})
+RELEASE_FAULTS = frozenset({"bad_deploy", "crash_loop", "wrong_image", "cpu_hungry_release"})
 
 
 def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
@@ -244,7 +291,8 @@ def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
     service = state.services[fault.target]
     if fault.kind in RELEASE_FAULTS:
         release = service.releases[service.version]
-        return release.error_rate < 0.01 and not release.crashes and not release.image_missing
+        healthy = release.error_rate < 0.01 and not release.crashes and release.cpu_m == 0
+        return healthy and not release.image_missing
     if fault.kind in CONFIG_FAULTS:
         return service.config.get(fault.attribute) != fault.bad_value
     checks = {
@@ -257,6 +305,10 @@ def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
         "network_partition": lambda: not service.partitioned,
         "certificate_expired": lambda: service.certificate_expires_at is None,
         "feature_flag_on": lambda: not service.flags.get(fault.attribute, False),
+        "cpu_starved": lambda: service.cpu_demand_m <= service.cpu_limit_m,
+        "hpa_ceiling_reached": lambda: (service.hpa_max_replicas or 0) >= service.needed_replicas,
+        "logs_fill_disk": lambda: service.log_disk_pct + service.data_disk_pct < 90,
+        "data_fills_disk": lambda: service.log_disk_pct + service.data_disk_pct < 90,
     }
     check = checks.get(fault.kind)
     if check is None:
@@ -305,6 +357,15 @@ def repair(platform: SimPlatform, fault: FaultRecord) -> None:
         service.replicas = int(fault.good_value or 1)
     elif fault.kind == "feature_flag_on":
         service.flags[fault.attribute] = False
+    elif fault.kind == "cpu_starved":
+        service.cpu_limit_m = max(service.cpu_limit_m, service.cpu_demand_m * 5 // 4)
+    elif fault.kind == "hpa_ceiling_reached":
+        service.hpa_max_replicas = service.needed_replicas + 1
+        platform.autoscale(service)
+    elif fault.kind == "logs_fill_disk":
+        service.log_disk_pct = 5.0
+    elif fault.kind == "data_fills_disk":
+        service.data_disk_pct = 40.0  # a person grows the volume or archives data
     else:
         service.up = True
         service.disk_errors = False

@@ -6,6 +6,7 @@ jitter); there is no "fault active" flag anywhere in this computation.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,6 +19,7 @@ class Release(BaseModel):
     error_rate: float = 0.0
     crashes: bool = False
     image_missing: bool = False  # the image cannot be pulled: new pods never start
+    cpu_m: int = 0  # CPU each pod of this release needs beyond the service's own demand
 
 
 class ServiceState(BaseModel):
@@ -45,6 +47,17 @@ class ServiceState(BaseModel):
     # that is on adds its load (the calls per request the feature makes) to the service
     flags: dict[str, bool] = Field(default_factory=dict)
     flag_load: dict[str, float] = Field(default_factory=dict)
+    # CPU per pod (millicores): a demand over the limit is throttled (latency climbs)
+    cpu_limit_m: int = 1000
+    cpu_demand_m: int = 300
+    # a HorizontalPodAutoscaler (None: not autoscaled) keeps replicas between its bounds,
+    # following the replicas the load needs
+    hpa_min_replicas: int = 1
+    hpa_max_replicas: int | None = None
+    needed_replicas: int = 0
+    # the node's filesystem, in percent: log files and data (writes fail when it is full)
+    log_disk_pct: float = 30.0
+    data_disk_pct: float = 0.0
     # service objective, checked by the evaluation's success criterion (never by ARF)
     slo_max_error_rate: float = 0.02
     slo_max_latency_p99_ms: float = 800.0
@@ -111,6 +124,9 @@ class Health:
     crash_looping: bool
     oom_killed: bool
     disk_errors: bool
+    cpu_throttled: bool = False
+    hpa_maxed_out: bool = False
+    disk_used_pct: float = 0.0
 
 
 def jitter(seed: int, service: str, metric: str, now: float) -> float:
@@ -160,7 +176,31 @@ def own_health(service: ServiceState, now: float) -> Health:
     if load > 1.5:
         latency += 900 * (load - 1)
         error += 0.04 * (load - 1)
-    return Health(min(1.0, error), latency, up, False, oom, service.disk_errors)
+    cpu = service.cpu_demand_m + (release.cpu_m if release is not None else 0)
+    throttled = cpu > service.cpu_limit_m
+    if throttled:
+        over = cpu / max(1, service.cpu_limit_m) - 1
+        latency += 1500 * over
+        error += 0.03 * over
+    maxed = service.hpa_max_replicas is not None and service.needed_replicas > service.replicas
+    if maxed:
+        over = service.needed_replicas / max(1, service.replicas) - 1
+        latency += 1200 * over
+        error += 0.02 * over
+    disk = service.log_disk_pct + service.data_disk_pct
+    if disk >= 97:
+        error += 0.4  # writes fail: no space left on device
+    return Health(
+        min(1.0, error),
+        latency,
+        up,
+        False,
+        oom,
+        service.disk_errors,
+        throttled,
+        maxed,
+        disk,
+    )
 
 
 def _number(text: str) -> float:  # configuration values are strings
@@ -218,6 +258,6 @@ def health(
                 latency += 0.5 * (dep_health.latency_p99_ms - 300)
     error = min(1.0, max(0.0, error * (1 + 0.05 * jitter(seed, name, "error_rate", now))))
     latency = max(1.0, latency * (1 + 0.05 * jitter(seed, name, "latency", now)))
-    result = Health(error, latency, own.up, own.crash_looping, own.oom_killed, own.disk_errors)
+    result = dataclasses.replace(own, error_rate=error, latency_p99_ms=latency)
     memo[name] = result
     return result

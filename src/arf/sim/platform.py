@@ -71,6 +71,27 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         lambda h: h.oom_killed,
         "{service} containers are OOMKilled",
     ),
+    AlertRule(  # kube-prometheus: CPU throttling over 25% of periods
+        "CPUThrottlingHigh",
+        "warning",
+        60,
+        lambda h: h.cpu_throttled,
+        "{service} containers are CPU throttled",
+    ),
+    AlertRule(  # kube-prometheus: the HPA runs at its maximum and the load wants more
+        "KubeHpaMaxedOut",
+        "warning",
+        60,
+        lambda h: h.hpa_maxed_out,
+        "{service} autoscaler runs at its maximum replicas",
+    ),
+    AlertRule(  # node-exporter mixin: under 5% space left
+        "NodeFilesystemAlmostOutOfSpace",
+        "critical",
+        60,
+        lambda h: h.disk_used_pct >= 95,
+        "{service} node filesystem has under 5% space left",
+    ),
     AlertRule(
         "DatabaseDiskErrors",
         "critical",
@@ -171,6 +192,9 @@ class SimPlatform:
             "scale",
             "failover",
             "set_attribute",
+            "set_cpu_limit",
+            "set_hpa_max",
+            "rotate_logs",
         }
     )
 
@@ -286,6 +310,8 @@ class SimPlatform:
         alerts: list[JsonValue] = []
         logs: list[str] = []
         memo: dict[str, Health] = {}
+        for service in self.state.services.values():
+            self.autoscale(service)
         for name in sorted(self.state.services):
             current = self.health_of(name, memo)
             for rule in ALERT_RULES:
@@ -376,9 +402,14 @@ class SimPlatform:
     def describe(self, target: str) -> dict[str, JsonValue] | None:
         service = self.state.services.get(target)
         if service is not None:
-            flags: dict[str, JsonValue] = {"flags": dict(service.flags)} if service.flags else {}
+            extra: dict[str, JsonValue] = {"flags": dict(service.flags)} if service.flags else {}
+            if service.hpa_max_replicas is not None:
+                extra["hpa_max_replicas"] = service.hpa_max_replicas
             return {
-                **flags,
+                **extra,
+                "cpu_limit_m": service.cpu_limit_m,
+                "disk_used_pct": round(service.log_disk_pct + service.data_disk_pct, 1),
+                "log_disk_pct": round(service.log_disk_pct, 1),
                 "kind": service.kind,
                 "version": service.version,
                 "release_history": list(service.release_history),
@@ -400,6 +431,15 @@ class SimPlatform:
 
     def operations(self) -> frozenset[str]:
         return self.OPERATIONS
+
+    @staticmethod
+    def autoscale(service: ServiceState) -> None:
+        """What a HorizontalPodAutoscaler does on each evaluation: the replicas the load
+        needs, within its bounds (a manual scale outside them does not last)."""
+        if service.hpa_max_replicas is None:
+            return
+        wanted = max(service.needed_replicas, service.hpa_min_replicas)
+        service.replicas = min(service.hpa_max_replicas, wanted)
 
     def set_flag(self, service: str, flag: str, enabled: bool, author: str) -> bool:
         """Switch a feature flag (what the simulated flag service does): announced as a
@@ -475,10 +515,25 @@ class SimPlatform:
             if not isinstance(replicas, int) or replicas < 0:
                 raise ExecutionError("replicas must be a non-negative integer")
             before_replicas = service.replicas
-            service.replicas = replicas
+            service.replicas = replicas  # an autoscaler takes it back on its next evaluation
             self.emit_change(
                 "scale", target, {"from": str(before_replicas), "to": str(replicas)}, "arf"
             )
+        elif operation == "set_cpu_limit":
+            limit = args.get("cpu_m")
+            if not isinstance(limit, int) or limit <= 0:
+                raise ExecutionError("cpu_m must be a positive integer")
+            service.cpu_limit_m = limit
+        elif operation == "set_hpa_max":
+            ceiling = args.get("max_replicas")
+            if service.hpa_max_replicas is None:
+                raise ExecutionError(f"{target} has no autoscaler")
+            if not isinstance(ceiling, int) or ceiling < service.hpa_min_replicas:
+                raise ExecutionError("max_replicas must be an integer over the autoscaler's min")
+            service.hpa_max_replicas = ceiling
+            self.autoscale(service)
+        elif operation == "rotate_logs":
+            service.log_disk_pct = min(service.log_disk_pct, 5.0)  # rotated, old ones deleted
         elif operation == "failover":
             if not service.has_replica:
                 raise ExecutionError(f"{target} has no replica")

@@ -29,16 +29,19 @@ def test_the_catalog_has_at_least_24_sourced_scenarios_in_every_class() -> None:
     assert len(specs) >= 24
     classes = Counter(s.scenario_class for s in specs)
     assert set(classes) == set(CLASSES)
-    assert classes["compound"] >= 2 and classes["novel"] >= 3 and classes["no_fault"] >= 3
+    assert classes["compound"] >= 2 and classes["no_fault"] >= 3
+    assert classes["novel"] >= 3 and classes["remedy_not_in_catalog"] >= 3
     for spec in specs:
         assert len(spec.source) > 20, spec.name
         assert spec.description and spec.success
         if spec.scenario_class == "compound":
             assert len(spec.faults) >= 2 and len(spec.expected.correct) >= 2
-        if spec.scenario_class in ("no_fault", "novel"):
+        if spec.scenario_class in ("no_fault", "remedy_not_in_catalog"):
             assert not spec.expected.remediate and not spec.expected.correct
-        if spec.scenario_class == "novel":
+        if spec.scenario_class == "remedy_not_in_catalog":
             assert spec.expected.escalate and spec.tempting  # something tempting not to do
+        if spec.scenario_class == "novel":  # no knowledge entry: the catalog has the remedy
+            assert spec.expected.remediate and spec.tempting
 
 
 def test_the_taxonomy_named_in_the_issue_is_covered() -> None:
