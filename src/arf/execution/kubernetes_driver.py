@@ -97,6 +97,19 @@ class RolloutStatus:
     message: str
 
 
+def cpu_millicores(quantity: str | None) -> int:
+    """A CPU quantity (`500m`, `2`, `1.5`) in millicores; 0 when there is none."""
+    if not quantity:
+        return 0
+    text = str(quantity)
+    try:
+        if text.endswith("m"):
+            return int(text[:-1])
+        return int(float(text) * 1000)
+    except ValueError:
+        return 0
+
+
 def rollout_status(deployment: Mapping[str, Any]) -> RolloutStatus:
     """`kubectl rollout status` for a Deployment, from its spec, generation and status."""
     metadata = deployment.get("metadata") or {}
@@ -131,7 +144,17 @@ class KubernetesDriver:
     """Implements `arf.core.ports.TargetDriver` for Deployments and Nodes."""
 
     OPERATIONS = frozenset(
-        {"deploy", "set_config", "set_memory_limit", "scale", "restart", "cordon", "delete_pod"}
+        {
+            "deploy",
+            "set_config",
+            "set_memory_limit",
+            "set_cpu_limit",
+            "set_hpa_max",
+            "scale",
+            "restart",
+            "cordon",
+            "delete_pod",
+        }
     )
 
     def __init__(
@@ -147,6 +170,7 @@ class KubernetesDriver:
         self._api = api
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
+        self._autoscaling = client.AutoscalingV2Api(api)
         self._namespace = namespace
         self._dry_run = "All" if dry_run else None
         self._version = kube_version
@@ -181,6 +205,22 @@ class KubernetesDriver:
             name,
             namespace,
         )
+
+    def autoscaler(self, target: str) -> dict[str, Any] | None:
+        """The HorizontalPodAutoscaler named like the deployment (kubectl autoscale's
+        convention), or None when it has none."""
+        namespace, name = self._where(target)
+        try:
+            return self._call(
+                f"read horizontalpodautoscaler {namespace}/{name}",
+                self._autoscaling.read_namespaced_horizontal_pod_autoscaler,
+                name,
+                namespace,
+            )
+        except ExecutionError as exc:
+            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+                return None
+            raise
 
     def revisions(
         self, target: str, deployment: Mapping[str, Any] | None = None
@@ -233,7 +273,13 @@ class KubernetesDriver:
                 _append_new(config_history.setdefault(key, []), value)
         current = history[-1]
         limits = (container.get("resources") or {}).get("limits") or {}
+        autoscaler = self.autoscaler(target)
+        extra: dict[str, JsonValue] = {}
+        if autoscaler is not None:
+            extra["hpa_max_replicas"] = (autoscaler.get("spec") or {}).get("maxReplicas")
         return {
+            **extra,
+            "cpu_limit_m": cpu_millicores(limits.get("cpu")),
             "kind": "service",
             "version": current,
             "release_history": history,
@@ -288,6 +334,8 @@ class KubernetesDriver:
             return self._cordon(target, bool(args.get("unschedulable", True)))
         if operation == "delete_pod":
             return self._delete_pod(target, str(args["pod"]))
+        if operation == "set_hpa_max":
+            return self._set_hpa_max(target, args.get("max_replicas"))
         deployment = self.deployment(target)
         if operation == "deploy":
             patch = self._undo_patch(target, deployment, str(args["version"]))
@@ -299,6 +347,11 @@ class KubernetesDriver:
             if not isinstance(limit, int) or limit <= 0:
                 raise ExecutionError("memory_mb must be a positive integer")
             patch = self._containers_patch(deployment, lambda c: _with_memory(c, limit))
+        elif operation == "set_cpu_limit":
+            cpu = args.get("cpu_m")
+            if not isinstance(cpu, int) or isinstance(cpu, bool) or cpu <= 0:
+                raise ExecutionError("cpu_m must be a positive integer")
+            patch = self._containers_patch(deployment, lambda c: _with_limit(c, "cpu", f"{cpu}m"))
         elif operation == "scale":
             replicas = args.get("replicas")
             if not isinstance(replicas, int) or replicas < 0:
@@ -348,6 +401,36 @@ class KubernetesDriver:
         metadata["labels"] = labels
         template["metadata"] = metadata
         return {"spec": {"template": template}}
+
+    def _set_hpa_max(self, target: str, ceiling: JsonValue) -> dict[str, JsonValue]:
+        """Patch the autoscaler's maxReplicas, validated against its minReplicas and schema."""
+        namespace, name = self._where(target)
+        current = self.autoscaler(target)
+        if current is None:
+            raise ExecutionError(f"kubernetes: {namespace}/{name} has no autoscaler")
+        least = (current.get("spec") or {}).get("minReplicas", 1)
+        if not isinstance(ceiling, int) or isinstance(ceiling, bool) or ceiling < least:
+            raise ExecutionError(f"max_replicas must be an integer of at least {least}")
+        patch: dict[str, Any] = {"spec": {"maxReplicas": ceiling}}
+        result = merge_patch(dict(current), patch)
+        try:
+            kubernetes_validate.validate(result, self._version, strict=False)
+        except kubernetes_validate.ValidationError as exc:
+            raise ExecutionError(
+                f"kubernetes: the patched autoscaler {namespace}/{name} would be invalid:"
+                f" {exc.message}"
+            ) from exc
+        self._call(
+            f"patch horizontalpodautoscaler {namespace}/{name}",
+            self._autoscaling.patch_namespaced_horizontal_pod_autoscaler,
+            name,
+            namespace,
+            patch,
+            dry_run=self._dry_run,
+            field_manager="arf",
+            _content_type=MERGE_PATCH,
+        )
+        return {"ok": True, "dry_run": self._dry_run is not None}
 
     def _cordon(self, target: str, unschedulable: bool) -> dict[str, JsonValue]:
         if not target.startswith("node/"):
@@ -415,9 +498,13 @@ def _with_env(container: dict[str, Any], key: str, value: str) -> dict[str, Any]
     return {**container, "env": env}
 
 
-def _with_memory(container: dict[str, Any], limit_mb: int) -> dict[str, Any]:
+def _with_limit(container: dict[str, Any], resource: str, quantity: str) -> dict[str, Any]:
     resources = dict(container.get("resources") or {})
     limits = dict(resources.get("limits") or {})
-    limits["memory"] = f"{limit_mb}Mi"
+    limits[resource] = quantity
     resources["limits"] = limits
     return {**container, "resources": resources}
+
+
+def _with_memory(container: dict[str, Any], limit_mb: int) -> dict[str, Any]:
+    return _with_limit(container, "memory", f"{limit_mb}Mi")

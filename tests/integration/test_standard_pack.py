@@ -1,0 +1,226 @@
+"""The standard pack against real bindings: the Kubernetes driver through the official client
+against kmock's emulator (raise_cpu_limit, raise_hpa_ceiling), Ansible for real on localhost
+through the hosts platform (free_disk), and the simulator's lifecycle refusing a tempting
+plan whose preconditions fail before anyone is asked."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from kubernetes import client
+
+from arf.core.clock import ManualClock
+from arf.core.errors import ExecutionError
+from arf.core.records import IncidentState, PlanStep, StepKind
+from arf.execution.action_packs import ActionCatalog, load_pack, standard_pack
+from arf.execution.executor import Executor, Reconciliation
+from arf.execution.hosts import HostsDriver, load_config
+from arf.execution.kubernetes_driver import KubernetesDriver, cpu_millicores
+from arf.runtime.demo import DemoDriver
+from arf.sim.faults import data_fills_disk
+from tests.conftest import START, make_runtime
+from tests.integration.conftest import Cluster, seed_cluster
+
+PLAYBOOKS = Path(standard_pack().joinpath("playbooks"))  # type: ignore[arg-type]
+HPA: Any = {
+    "apiVersion": "autoscaling/v2",
+    "kind": "HorizontalPodAutoscaler",
+    "metadata": {"name": "checkout", "namespace": "shop"},
+    "spec": {
+        "minReplicas": 2,
+        "maxReplicas": 4,
+        "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "checkout"},
+        "metrics": [
+            {
+                "type": "Resource",
+                "resource": {
+                    "name": "cpu",
+                    "target": {"type": "Utilization", "averageUtilization": 70},
+                },
+            }
+        ],
+    },
+}
+
+
+def _standard(platform: str, operations: frozenset[str] | None) -> ActionCatalog:
+    return ActionCatalog(load_pack(standard_pack())).for_platform(platform, operations)
+
+
+def _k8s(cluster: Cluster) -> tuple[KubernetesDriver, Executor]:
+    driver = KubernetesDriver(cluster.api, "shop", clock=ManualClock(START))
+    return driver, Executor(_standard("kubernetes", driver.operations()), driver)
+
+
+def test_cpu_quantities_read_as_millicores() -> None:
+    assert [cpu_millicores(q) for q in ("500m", "2", "1.5", None, "", "lots")] == [
+        500,
+        2000,
+        1500,
+        0,
+        0,
+        0,
+    ]
+
+
+def test_raise_cpu_limit_patches_the_container_and_rolls_back(cluster: Cluster) -> None:
+    seed_cluster(cluster)
+    _, executor = _k8s(cluster)
+    step = PlanStep(action="raise_cpu_limit", target="shop/checkout", params={})
+    with pytest.raises(ExecutionError, match="has no CPU limit to raise"):
+        executor.capture(step)  # the fixture's container has a memory limit only
+    container = cluster.container()
+    container["resources"]["limits"]["cpu"] = "500m"
+    cluster.apps.patch_namespaced_deployment(
+        "checkout",
+        "shop",
+        {"spec": {"template": {"spec": {"containers": [container]}}}},
+        _content_type="application/merge-patch+json",
+    )
+    pre_state = executor.capture(step)
+    assert pre_state["cpu_limit_m"] == 500
+    executor.run_step(step, pre_state, "INC-1/s0/forward")
+    limits = cluster.container()["resources"]["limits"]
+    assert limits == {"memory": "512Mi", "cpu": "1000m"}  # the memory limit is kept
+    assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is Reconciliation.APPLIED
+    executor.rollback_step(step, pre_state, "INC-1/s0/rollback")
+    assert cluster.container()["resources"]["limits"]["cpu"] == "500m"
+    patches = cluster.requests("PATCH")[1:]  # the test's own patch first
+    assert len(patches) == 2 and all(
+        r.headers.get("Content-Type", "").startswith("application/merge-patch+json")
+        for r in patches
+    )
+
+
+def test_raise_hpa_ceiling_patches_the_autoscaler_and_rolls_back(cluster: Cluster) -> None:
+    seed_cluster(cluster)
+    driver, executor = _k8s(cluster)
+    step = PlanStep(action="raise_hpa_ceiling", target="shop/checkout", params={})
+    with pytest.raises(ExecutionError, match="has no autoscaler"):
+        executor.capture(step)
+    client.AutoscalingV2Api(cluster.api).create_namespaced_horizontal_pod_autoscaler("shop", HPA)
+    pre_state = executor.capture(step)
+    assert pre_state["hpa_max_replicas"] == 4
+    executor.run_step(step, pre_state, "INC-2/s0/forward")
+    hpa = cluster.get("/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/checkout")
+    assert hpa["spec"]["maxReplicas"] == 8 and hpa["spec"]["minReplicas"] == 2
+    assert driver.describe("shop/checkout")["hpa_max_replicas"] == 8  # type: ignore[index]
+    executor.rollback_step(step, pre_state, "INC-2/s0/rollback")
+    hpa = cluster.get("/apis/autoscaling/v2/namespaces/shop/horizontalpodautoscalers/checkout")
+    assert hpa["spec"]["maxReplicas"] == 4
+    with pytest.raises(ExecutionError, match="at least 2"):
+        driver.perform("set_hpa_max", "shop/checkout", {"max_replicas": 1}, "k")
+
+
+# ------------------------------------------------------------------ Ansible on localhost
+
+
+def _hosts(tmp_path: Path, usage: dict[str, Any]) -> tuple[HostsDriver, Path]:
+    log_root = tmp_path / "log"
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(
+        json.dumps(
+            {
+                "describe": {"url": "http://deploy.test/services/{target}"},
+                "operations": {
+                    "rotate_logs": {
+                        "ansible": "rotate_logs",
+                        "with": {"service": "target", "keep_days": "keep_days"},
+                    }
+                },
+                "playbooks": str(PLAYBOOKS),
+                "ansible_actions": {
+                    "rotate_logs": {
+                        "playbook": "rotate_logs.yml",
+                        "rollback_playbook": "none",
+                        "vars": {
+                            "service": {"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,62}$"},
+                            "keep_days": {"type": "integer", "minimum": 1, "maximum": 30},
+                        },
+                        "inventory": f"localhost ansible_connection=local log_root={log_root}",
+                    }
+                },
+            }
+        )
+    )
+
+    def deploy_api(request: httpx.Request) -> httpx.Response:  # contract fake of describe
+        if request.url.path == "/services/billing":
+            return httpx.Response(200, json={"kind": "service", **usage})
+        return httpx.Response(404, json={})
+
+    client = httpx.Client(transport=httpx.MockTransport(deploy_api))
+    return HostsDriver(load_config(platform, ["checkov"]), client, environ={}), log_root
+
+
+@pytest.mark.timeout(300)
+def test_free_disk_rotates_and_cleans_logs_with_ansible_on_localhost(tmp_path: Path) -> None:
+    driver, log_root = _hosts(tmp_path, {"disk_used_pct": 96.0, "log_disk_pct": 71.0})
+    logs = log_root / "billing"
+    logs.mkdir(parents=True)
+    (logs / "app.log").write_text("line\n" * 1000)
+    (logs / "empty.log").write_text("")
+    old, recent = logs / "app.log.2026-11-01", logs / "app.log.2026-12-06"
+    old.write_text("old\n")
+    recent.write_text("recent\n")
+    ten_days_ago = time.time() - 10 * 86400
+    os.utime(old, (ten_days_ago, ten_days_ago))
+    executor = Executor(_standard("hosts", driver.operations()), driver)
+    step = PlanStep(action="free_disk", target="billing", params={})
+    pre_state = executor.capture(step)
+    executor.run_step(step, pre_state, "INC-3/s0/forward")
+    names = sorted(p.name for p in logs.iterdir())
+    rotated = [n for n in names if n.startswith("app.log.") and n not in (recent.name,)]
+    assert not old.exists() and recent.exists()  # older than keep_days (7) deleted
+    assert (logs / "app.log").read_text() == "" and len(rotated) == 1
+    assert (logs / rotated[0]).read_text() == "line\n" * 1000  # rotated, not lost
+    assert (logs / "empty.log").exists()
+    # a retried step (same key) rotates nothing again: the live log keeps its new lines
+    (logs / "app.log").write_text("after\n")
+    executor.run_step(step, pre_state, "INC-3/s0/forward")
+    assert (logs / "app.log").read_text() == "after\n"
+    assert len([p for p in logs.iterdir() if p.name.startswith("app.log.")]) == 2
+
+
+def test_free_disk_is_refused_where_logs_are_a_small_share(tmp_path: Path) -> None:
+    driver, _ = _hosts(tmp_path, {"disk_used_pct": 97.0, "log_disk_pct": 3.0})
+    executor = Executor(_standard("hosts", driver.operations()), driver)
+    step = PlanStep(action="free_disk", target="billing", params={})
+    assert executor.preflight([step]) == [
+        "free_disk on billing: logs take 3.0% of billing's filesystem: rotating them frees"
+        " too little"
+    ]
+
+
+# ------------------------------------------------------------------ the lifecycle
+
+
+def test_a_plan_refused_by_its_preconditions_is_never_put_to_a_person(
+    tmp_path: Path, clock: ManualClock
+) -> None:
+    runtime = make_runtime(tmp_path / "home", clock)
+    try:
+        driver = DemoDriver(runtime, lambda _line: None)
+        data_fills_disk(runtime.platform, "orders-db")
+        driver.deliver()
+        for _ in range(20):
+            driver.tick()
+        with runtime.store.unit_of_work() as uow:
+            incidents = uow.list_incidents()
+            mine = [i for i in incidents if "orders-db" in i.services]
+            assert mine, [i.services for i in incidents]
+            incident = mine[0]
+            diagnosis = uow.latest_diagnosis(incident.incident_id)
+            kinds = [e.kind for e in uow.ledger_for_incident(incident.incident_id)]
+        assert diagnosis is not None and diagnosis.plans[0].steps[0].action == "free_disk"
+        assert incident.state is IncidentState.ESCALATED
+        assert "rotating them frees too little" in (incident.outcome_reason or "")
+        assert "decision.recorded" not in kinds and "approval.requested" not in kinds
+    finally:
+        runtime.close()
