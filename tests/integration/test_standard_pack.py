@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
 import pytest
@@ -196,6 +198,93 @@ def test_free_disk_is_refused_where_logs_are_a_small_share(tmp_path: Path) -> No
         "free_disk on billing: logs take 3.0% of billing's filesystem: rotating them frees"
         " too little"
     ]
+
+
+# ------------------------------------------------------------------ HTTP on the hosts platform
+
+
+class _Issuer(BaseHTTPRequestHandler):
+    """A contract fake of a certificate issuer's API (an internal CA, or an ACME client's
+    order endpoint) and of the deploy API's describe, over real HTTP."""
+
+    expires_in_s: ClassVar[float] = -60.0
+    renewals: ClassVar[list[str | None]] = []
+
+    def _json(self, status: int, body: object) -> None:
+        payload = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def do_GET(self) -> None:
+        if self.path == "/services/api":
+            self._json(200, {"kind": "service", "certificate_expires_in_s": self.expires_in_s})
+        else:
+            self._json(404, {})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path != "/issuer/certificates/api/renewals":
+            self._json(404, {})
+            return
+        key = self.headers.get("Idempotency-Key")
+        if key not in _Issuer.renewals:
+            _Issuer.renewals.append(key)
+            _Issuer.expires_in_s = 90 * 86400.0
+        self._json(201, {"certificate": "api", "expires_in_s": _Issuer.expires_in_s})
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+def test_renew_certificate_calls_the_issuer_over_http_on_the_hosts_platform(
+    tmp_path: Path,
+) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Issuer)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    _Issuer.expires_in_s, _Issuer.renewals = -60.0, []
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(
+        json.dumps(
+            {
+                "describe": {"url": base + "/services/{target}"},
+                "operations": {
+                    "renew_certificate": {"http": "renew_cert", "with": {"service": "target"}}
+                },
+                "http_actions": {
+                    "renew_cert": {
+                        "method": "POST",
+                        "url": base + "/issuer/certificates/{service}/renewals",
+                        "params": {"service": {"type": "string", "pattern": "^[a-z-]+$"}},
+                        "rollback": "none",
+                    }
+                },
+            }
+        )
+    )
+    try:
+        with httpx.Client() as http:
+            driver = HostsDriver(load_config(platform, ["checkov"]), http, environ={})
+            executor = Executor(_standard("hosts", driver.operations()), driver)
+            step = PlanStep(action="renew_certificate", target="api", params={})
+            pre_state = executor.capture(step)
+            assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is (
+                Reconciliation.NOT_APPLIED
+            )
+            executor.run_step(step, pre_state, "INC-4/s0/forward")
+            executor.run_step(step, pre_state, "INC-4/s0/forward")  # a retry: one renewal
+            assert _Issuer.renewals == ["INC-4/s0/forward/0"]
+            assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is (
+                Reconciliation.APPLIED
+            )
+            with pytest.raises(ExecutionError, match="not due for renewal"):
+                executor.capture(step)  # valid for 90 days now
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 # ------------------------------------------------------------------ the lifecycle

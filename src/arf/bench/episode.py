@@ -166,6 +166,9 @@ def apply_action(platform: SimPlatform, action: str, target: str, key: str) -> b
             else None
         ),
         "free_disk": lambda: ("rotate_logs", {"keep_days": 7}),
+        "renew_certificate": lambda: (
+            ("renew_certificate", {}) if service.certificate_expires_at is not None else None
+        ),
     }
     build = operations.get(action)
     operation = build() if build else None

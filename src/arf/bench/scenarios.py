@@ -262,6 +262,7 @@ _INJECTORS: Mapping[str, Injector] = {
     "hpa_ceiling_reached": lambda p, t, s: f.hpa_ceiling_reached(p, t, s.factor),
     "logs_fill_disk": lambda p, t, s: f.logs_fill_disk(p, t),
     "data_fills_disk": lambda p, t, s: f.data_fills_disk(p, t),
+    "trust_bundle_stale": lambda p, t, s: f.trust_bundle_stale(p, t),
     **{kind: _config(kind) for kind in sorted(f.CONFIG_FAULTS)},
 }
 

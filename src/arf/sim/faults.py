@@ -232,6 +232,15 @@ def certificate_expired(platform: SimPlatform, service: str) -> FaultRecord:
     return _record(platform, "certificate_expired", service, "serving certificate expired")
 
 
+def trust_bundle_stale(platform: SimPlatform, service: str) -> FaultRecord:
+    """The internal CA rotated its root; this service's trust bundle still has only the old
+    one, so every call it makes fails verification. Its own certificate is valid."""
+    platform.state.services[service].trust_bundle_stale = True
+    return _record(
+        platform, "trust_bundle_stale", service, "trust bundle lacks the issuer's new root"
+    )
+
+
 def dependency_outage(platform: SimPlatform, service: str) -> FaultRecord:
     platform.state.services[service].up = False
     return _record(platform, "dependency_outage", service, "process died")
@@ -289,6 +298,7 @@ def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
     if fault.kind in ("transient", "noise"):
         return True
     service = state.services[fault.target]
+    now = platform.now()
     if fault.kind in RELEASE_FAULTS:
         release = service.releases[service.version]
         healthy = release.error_rate < 0.01 and not release.crashes and release.cpu_m == 0
@@ -303,7 +313,10 @@ def _undone(platform: SimPlatform, fault: FaultRecord) -> bool:
         "scaled_to_zero": lambda: service.replicas >= int(fault.good_value or 1),
         "credentials_revoked": lambda: not service.credentials_revoked,
         "network_partition": lambda: not service.partitioned,
-        "certificate_expired": lambda: service.certificate_expires_at is None,
+        "certificate_expired": lambda: (
+            service.certificate_expires_at is None or service.certificate_expires_at > now
+        ),
+        "trust_bundle_stale": lambda: not service.trust_bundle_stale,
         "feature_flag_on": lambda: not service.flags.get(fault.attribute, False),
         "cpu_starved": lambda: service.cpu_demand_m <= service.cpu_limit_m,
         "hpa_ceiling_reached": lambda: (service.hpa_max_replicas or 0) >= service.needed_replicas,
@@ -372,6 +385,7 @@ def repair(platform: SimPlatform, fault: FaultRecord) -> None:
         service.credentials_revoked = False
         service.partitioned = False
         service.certificate_expires_at = None
+        service.trust_bundle_stale = False
 
 
 @dataclass(frozen=True)

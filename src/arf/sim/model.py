@@ -43,6 +43,7 @@ class ServiceState(BaseModel):
     partitioned: bool = False  # cannot reach its dependencies (network partition)
     credentials_revoked: bool = False  # a datastore that refuses its clients' credentials
     certificate_expires_at: float | None = None  # serving certificate validity
+    trust_bundle_stale: bool = False  # its CA bundle lacks the issuer's new root
     # feature flags, switched in the simulated flag service (arf.sim.flag_service); a flag
     # that is on adds its load (the calls per request the feature makes) to the service
     flags: dict[str, bool] = Field(default_factory=dict)
@@ -127,6 +128,7 @@ class Health:
     cpu_throttled: bool = False
     hpa_maxed_out: bool = False
     disk_used_pct: float = 0.0
+    certificate_expired: bool = False
 
 
 def jitter(seed: int, service: str, metric: str, now: float) -> float:
@@ -164,8 +166,11 @@ def own_health(service: ServiceState, now: float) -> Health:
         latency += 1500
     if service.config.get("tls_secret", "valid") != "valid":
         error += 0.9  # handshakes fail with a corrupted certificate or key
-    if service.certificate_expires_at is not None and now >= service.certificate_expires_at:
+    expired = service.certificate_expires_at is not None and now >= service.certificate_expires_at
+    if expired:
         error += 0.9
+    if service.trust_bundle_stale:
+        error += 0.9  # its calls fail: x509: certificate signed by unknown authority
     if service.partitioned:
         error += 0.85
         latency += 2000  # calls time out
@@ -200,6 +205,7 @@ def own_health(service: ServiceState, now: float) -> Health:
         throttled,
         maxed,
         disk,
+        expired,
     )
 
 

@@ -92,6 +92,13 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         lambda h: h.disk_used_pct >= 95,
         "{service} node filesystem has under 5% space left",
     ),
+    AlertRule(  # blackbox exporter (awesome-prometheus-alerts): probe_ssl_earliest_cert_expiry
+        "BlackboxSslCertificateExpired",
+        "critical",
+        0,
+        lambda h: h.certificate_expired,
+        "{service} serves an expired TLS certificate",
+    ),
     AlertRule(
         "DatabaseDiskErrors",
         "critical",
@@ -139,6 +146,7 @@ def checks_for(resource: str) -> dict[str, IacCheck]:
 
 
 EPOCH_ZERO = "0001-01-01T00:00:00Z"
+CERTIFICATE_LIFETIME_S = 90 * 86400.0  # what an ACME issuer such as Let's Encrypt issues
 
 
 def iso_time(seconds: float) -> str:
@@ -195,6 +203,7 @@ class SimPlatform:
             "set_cpu_limit",
             "set_hpa_max",
             "rotate_logs",
+            "renew_certificate",
         }
     )
 
@@ -405,6 +414,9 @@ class SimPlatform:
             extra: dict[str, JsonValue] = {"flags": dict(service.flags)} if service.flags else {}
             if service.hpa_max_replicas is not None:
                 extra["hpa_max_replicas"] = service.hpa_max_replicas
+            if service.certificate_expires_at is not None:
+                left = service.certificate_expires_at - self.now()
+                extra["certificate_expires_in_s"] = round(left, 1)
             return {
                 **extra,
                 "cpu_limit_m": service.cpu_limit_m,
@@ -532,6 +544,10 @@ class SimPlatform:
                 raise ExecutionError("max_replicas must be an integer over the autoscaler's min")
             service.hpa_max_replicas = ceiling
             self.autoscale(service)
+        elif operation == "renew_certificate":
+            if service.certificate_expires_at is None:
+                raise ExecutionError(f"{target} has no certificate ARF tracks")
+            service.certificate_expires_at = self.now() + CERTIFICATE_LIFETIME_S
         elif operation == "rotate_logs":
             service.log_disk_pct = min(service.log_disk_pct, 5.0)  # rotated, old ones deleted
         elif operation == "failover":
