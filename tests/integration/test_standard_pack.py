@@ -9,13 +9,16 @@ import json
 import os
 import threading
 import time
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
 
 import httpx
+import psycopg
 import pytest
 from kubernetes import client
+from psycopg import sql
 
 from arf.core.clock import ManualClock
 from arf.core.errors import ExecutionError
@@ -198,6 +201,109 @@ def test_free_disk_is_refused_where_logs_are_a_small_share(tmp_path: Path) -> No
         "free_disk on billing: logs take 3.0% of billing's filesystem: rotating them frees"
         " too little"
     ]
+
+
+# ------------------------------------------------------------------ Ansible and PostgreSQL
+
+ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
+
+
+@pytest.fixture
+def database() -> Any:
+    name = f"arf_pack_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    with psycopg.connect(ADMIN.replace("dbname=postgres", f"dbname={name}")) as conn:
+        conn.execute("CREATE TABLE orders (id int PRIMARY KEY, total numeric)")
+        conn.commit()
+    yield name
+    with psycopg.connect(ADMIN, autocommit=True) as admin:
+        admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _role(database: str, role: str) -> dict[str, Any] | None:
+    with psycopg.connect(ADMIN.replace("dbname=postgres", f"dbname={database}")) as conn:
+        row = conn.execute(
+            "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole,"
+            " has_table_privilege(rolname, 'orders', 'SELECT'),"
+            " has_table_privilege(rolname, 'orders', 'INSERT'),"
+            " has_schema_privilege(rolname, 'public', 'CREATE')"
+            " FROM pg_roles WHERE rolname = %s",
+            (role,),
+        ).fetchone()
+    if row is None:
+        return None
+    keys = ("login", "super", "createdb", "createrole", "select", "insert", "create")
+    return dict(zip(keys, row, strict=True))
+
+
+@pytest.mark.timeout(300)
+def test_recreate_db_user_restores_a_least_privileged_role_in_postgresql(
+    tmp_path: Path, database: str
+) -> None:
+    role = f"app_{uuid.uuid4().hex[:6]}"
+    secret = tmp_path / "orders-app"
+    secret.write_text("s3cret-from-the-store\n")
+    inventory = (
+        f"db1 ansible_connection=local database={database} password_file={secret}"
+        " db_host=127.0.0.1 db_port=5432 db_admin=postgres"
+    )
+    spec = {"type": "string", "pattern": "^[a-z_][a-z0-9_]{0,62}$"}
+    platform = tmp_path / "platform.yaml"
+    platform.write_text(
+        json.dumps(
+            {
+                "describe": {"url": "http://deploy.test/services/{target}"},
+                "operations": {
+                    op: {"ansible": op, "with": {"role": "role"}}
+                    for op in ("create_db_user", "drop_db_user")
+                },
+                "playbooks": str(PLAYBOOKS),
+                "ansible_actions": {
+                    op: {
+                        "playbook": f"{op}.yml",
+                        "rollback_playbook": "none",
+                        "vars": {"role": spec},
+                        "inventory": inventory,
+                    }
+                    for op in ("create_db_user", "drop_db_user")
+                },
+            }
+        )
+    )
+
+    def deploy_api(request: httpx.Request) -> httpx.Response:  # contract fake of describe
+        login = "valid" if _role(database, role) else "revoked"
+        body = {"kind": "datastore", "client_role": role, "client_login": login}
+        return httpx.Response(200, json=body)
+
+    client = httpx.Client(transport=httpx.MockTransport(deploy_api))
+    driver = HostsDriver(load_config(platform, ["checkov"]), client, environ={})
+    executor = Executor(_standard("hosts", driver.operations()), driver)
+    step = PlanStep(action="recreate_db_user", target="orders-db", params={})
+    pre_state = executor.capture(step)
+    assert pre_state["client_login"] == "revoked" and _role(database, role) is None
+    executor.run_step(step, pre_state, "INC-5/s0/forward")
+    assert _role(database, role) == {
+        "login": True,
+        "super": False,
+        "createdb": False,
+        "createrole": False,
+        "select": True,
+        "insert": True,
+        "create": False,
+    }
+    dsn = f"host=127.0.0.1 port=5432 user={role} password=s3cret-from-the-store dbname={database}"
+    with psycopg.connect(dsn) as conn:  # the clients log in again (trust auth here)
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
+    assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is Reconciliation.APPLIED
+    executor.run_step(step, pre_state, "INC-5/s0/forward")  # a retry changes nothing
+    executor.rollback_step(step, pre_state, "INC-5/s0/rollback")
+    assert _role(database, role) is None
+    executor.rollback_step(step, pre_state, "INC-5/s0/rollback")  # already gone: not an error
+    hostile = PlanStep(action="recreate_db_user", target="orders-db", params={"role": "x; drop"})
+    with pytest.raises(ExecutionError, match="role"):
+        executor.run_step(hostile, pre_state, "INC-5/s1/forward")
 
 
 # ------------------------------------------------------------------ HTTP on the hosts platform

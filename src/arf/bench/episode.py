@@ -166,6 +166,7 @@ def apply_action(platform: SimPlatform, action: str, target: str, key: str) -> b
             else None
         ),
         "free_disk": lambda: ("rotate_logs", {"keep_days": 7}),
+        "recreate_db_user": lambda: ("create_db_user", {"role": "app"}),
         "renew_certificate": lambda: (
             ("renew_certificate", {}) if service.certificate_expires_at is not None else None
         ),

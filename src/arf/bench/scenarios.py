@@ -49,6 +49,7 @@ class Selector(_Strict):
     tier: Tier
     called: bool = False  # the service has callers (its failure spreads)
     called_by: Tier | None = None  # has a caller in that tier
+    calls: Tier | None = None  # depends on a service in that tier
     unrelated_to: str | None = None  # "fault.0": no dependency path with that target
     caller_of: str | None = None  # "fault.0": calls that target directly
 
@@ -178,6 +179,13 @@ def _candidates(
     if selector.called_by is not None:
         tier = selector.called_by
         pool = [n for n in pool if any(generated.tier_of(c) == tier for c in callers[n])]
+    if selector.calls is not None:
+        tier = selector.calls
+        pool = [
+            n
+            for n in pool
+            if any(generated.tier_of(d) == tier for d in state.services[n].depends_on)
+        ]
     if selector.caller_of is not None:
         callee = targets.get(selector.caller_of, "")
         pool = [n for n in pool if callee in state.services[n].depends_on]
@@ -263,7 +271,8 @@ _INJECTORS: Mapping[str, Injector] = {
     "logs_fill_disk": lambda p, t, s: f.logs_fill_disk(p, t),
     "data_fills_disk": lambda p, t, s: f.data_fills_disk(p, t),
     "trust_bundle_stale": lambda p, t, s: f.trust_bundle_stale(p, t),
-    **{kind: _config(kind) for kind in sorted(f.CONFIG_FAULTS)},
+    "stale_db_password": lambda p, t, s: f.stale_db_password(p, t, str(s.value)),
+    **{kind: _config(kind) for kind in sorted(f.CONFIG_FAULTS - {"stale_db_password"})},
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from arf.sim.model import FaultRecord, Health, Release
+from arf.sim.model import DB_PASSWORD_KEY, DB_PASSWORD_REF, FaultRecord, Health, Release
 from arf.sim.platform import SimPlatform
 
 
@@ -286,8 +286,20 @@ CONFIG_FAULTS = frozenset(
         "network_policy_blocking",
         "corrupted_secret",
         "feature_flag_flood",
+        "stale_db_password",
     }
 )
+
+
+def stale_db_password(platform: SimPlatform, service: str, value: str) -> FaultRecord:
+    """A configuration change points the service at a secret version its datastores no
+    longer accept (the reference had the current version until then)."""
+    state = platform.state.services[service]
+    state.config.setdefault(DB_PASSWORD_KEY, DB_PASSWORD_REF)
+    state.config_history.setdefault(DB_PASSWORD_KEY, [state.config[DB_PASSWORD_KEY]])
+    return config_drift(platform, service, DB_PASSWORD_KEY, value, "stale_db_password")
+
+
 RELEASE_FAULTS = frozenset({"bad_deploy", "crash_loop", "wrong_image", "cpu_hungry_release"})
 
 

@@ -115,6 +115,8 @@ class SimState(BaseModel):
 # misconfiguration would (scheduling, probes, service routing, TLS, network policy).
 NODE_POOLS = frozenset({"pool-general", "pool-memory"})
 READINESS_PATH = "/healthz"
+DB_PASSWORD_KEY = "db_password_ref"  # the secret version a service logs in to datastores with
+DB_PASSWORD_REF = "current"  # the one they accept
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class Health:
     hpa_maxed_out: bool = False
     disk_used_pct: float = 0.0
     certificate_expired: bool = False
+    auth_failures: bool = False  # a datastore refusing its clients' logins (log-derived alert)
 
 
 def jitter(seed: int, service: str, metric: str, now: float) -> float:
@@ -209,6 +212,11 @@ def own_health(service: ServiceState, now: float) -> Health:
     )
 
 
+def _stale_password(service: ServiceState) -> bool:
+    """The service logs in to its datastores with a password they no longer accept."""
+    return service.config.get(DB_PASSWORD_KEY, "") not in ("", DB_PASSWORD_REF)
+
+
 def _number(text: str) -> float:  # configuration values are strings
     try:
         return float(text)
@@ -256,7 +264,7 @@ def health(
             if dep not in services:
                 continue
             dep_health = health(services, dep, now, seed, memo)
-            if services[dep].credentials_revoked:
+            if services[dep].credentials_revoked or _stale_password(services[name]):
                 error += 0.9  # every call the service makes to it is refused
             if dep_health.error_rate > 0.05:
                 error += 0.6 * dep_health.error_rate
@@ -264,6 +272,12 @@ def health(
                 latency += 0.5 * (dep_health.latency_p99_ms - 300)
     error = min(1.0, max(0.0, error * (1 + 0.05 * jitter(seed, name, "error_rate", now))))
     latency = max(1.0, latency * (1 + 0.05 * jitter(seed, name, "latency", now)))
-    result = dataclasses.replace(own, error_rate=error, latency_p99_ms=latency)
+    refused = services[name].kind == "datastore" and (
+        services[name].credentials_revoked
+        or any(name in s.depends_on and _stale_password(s) for s in services.values())
+    )
+    result = dataclasses.replace(
+        own, error_rate=error, latency_p99_ms=latency, auth_failures=refused
+    )
     memo[name] = result
     return result

@@ -99,6 +99,13 @@ ALERT_RULES: tuple[AlertRule, ...] = (
         lambda h: h.certificate_expired,
         "{service} serves an expired TLS certificate",
     ),
+    AlertRule(  # a log-derived alert (Loki ruler) on "password authentication failed"
+        "PostgresqlAuthenticationFailures",
+        "critical",
+        60,
+        lambda h: h.auth_failures,
+        "{service} refuses its clients' logins",
+    ),
     AlertRule(
         "DatabaseDiskErrors",
         "critical",
@@ -204,6 +211,8 @@ class SimPlatform:
             "set_hpa_max",
             "rotate_logs",
             "renew_certificate",
+            "create_db_user",
+            "drop_db_user",
         }
     )
 
@@ -354,6 +363,17 @@ class SimPlatform:
                         }
                     )
                 )
+            if current.auth_failures:  # what PostgreSQL logs for a refused login
+                logs.append(
+                    json.dumps(
+                        {
+                            "ts": iso_time(now),
+                            "level": "error",
+                            "service": name,
+                            "msg": 'FATAL:  password authentication failed for user "app"',
+                        }
+                    )
+                )
         if alerts:
             self.emit(
                 "alertmanager",
@@ -414,6 +434,9 @@ class SimPlatform:
             extra: dict[str, JsonValue] = {"flags": dict(service.flags)} if service.flags else {}
             if service.hpa_max_replicas is not None:
                 extra["hpa_max_replicas"] = service.hpa_max_replicas
+            if service.kind == "datastore":
+                extra["client_role"] = "app"
+                extra["client_login"] = "revoked" if service.credentials_revoked else "valid"
             if service.certificate_expires_at is not None:
                 left = service.certificate_expires_at - self.now()
                 extra["certificate_expires_in_s"] = round(left, 1)
@@ -544,6 +567,10 @@ class SimPlatform:
                 raise ExecutionError("max_replicas must be an integer over the autoscaler's min")
             service.hpa_max_replicas = ceiling
             self.autoscale(service)
+        elif operation in ("create_db_user", "drop_db_user"):
+            if service.kind != "datastore" or args.get("role") != "app":
+                raise ExecutionError(f"{target} has no client role {args.get('role')!r}")
+            service.credentials_revoked = operation == "drop_db_user"
         elif operation == "renew_certificate":
             if service.certificate_expires_at is None:
                 raise ExecutionError(f"{target} has no certificate ARF tracks")
