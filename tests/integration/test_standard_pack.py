@@ -10,6 +10,7 @@ import os
 import threading
 import time
 import uuid
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -121,6 +122,49 @@ def test_raise_hpa_ceiling_patches_the_autoscaler_and_rolls_back(cluster: Cluste
     assert hpa["spec"]["maxReplicas"] == 4
     with pytest.raises(ExecutionError, match="at least 2"):
         driver.perform("set_hpa_max", "shop/checkout", {"max_replicas": 1}, "k")
+
+
+def test_renew_certificate_asks_cert_manager_to_issue_again(cluster: Cluster) -> None:
+    seed_cluster(cluster)
+    driver, executor = _k8s(cluster)
+    step = PlanStep(action="renew_certificate", target="shop/checkout", params={})
+    with pytest.raises(ExecutionError, match="reports no certificate"):
+        executor.capture(step)  # no Certificate annotated: nothing to renew
+    expired = (START - timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    certificate = {
+        "apiVersion": "cert-manager.io/v1",
+        "kind": "Certificate",
+        "metadata": {"name": "checkout-tls", "namespace": "shop"},
+        "spec": {
+            "secretName": "checkout-tls",
+            "dnsNames": ["checkout.shop.svc"],
+            "issuerRef": {"name": "internal-ca", "kind": "ClusterIssuer"},
+        },
+        "status": {"notAfter": expired, "conditions": [{"type": "Ready", "status": "False"}]},
+    }
+    custom = client.CustomObjectsApi(cluster.api)
+    custom.create_namespaced_custom_object(
+        "cert-manager.io", "v1", "shop", "certificates", certificate, _preload_content=False
+    )
+    cluster.apps.patch_namespaced_deployment(
+        "checkout",
+        "shop",
+        {"metadata": {"annotations": {"arf.dev/certificate": "checkout-tls"}}},
+        _content_type="application/merge-patch+json",
+    )
+    pre_state = executor.capture(step)
+    assert pre_state["certificate_expires_in_s"] == -7200.0
+    executor.run_step(step, pre_state, "INC-6/s0/forward")
+    path = "/apis/cert-manager.io/v1/namespaces/shop/certificates/checkout-tls"
+    conditions = cluster.get(path)["status"]["conditions"]
+    assert {c["type"]: c["status"] for c in conditions} == {"Ready": "False", "Issuing": "True"}
+    issuing = next(c for c in conditions if c["type"] == "Issuing")
+    assert issuing["reason"] == "ManuallyTriggered"
+    sent = len(cluster.requests("PATCH"))
+    replay = driver.perform("renew_certificate", "shop/checkout", {}, "INC-6/s0/forward/0")
+    assert replay.get("replayed") is True and len(cluster.requests("PATCH")) == sent
+    # cert-manager (not running here) would now issue; until it has, the effect is not seen
+    assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is (Reconciliation.NOT_APPLIED)
 
 
 # ------------------------------------------------------------------ Ansible on localhost

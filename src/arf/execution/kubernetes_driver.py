@@ -24,7 +24,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,8 @@ MERGE_PATCH = "application/merge-patch+json"
 REVISION = "deployment.kubernetes.io/revision"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 RESTART_KEY = "arf.dev/restart-key"
+CERTIFICATE = "arf.dev/certificate"  # a deployment annotation: its cert-manager Certificate
+CERT_MANAGER = ("cert-manager.io", "v1", "certificates")
 _QUANTITY = re.compile(r"^(\d+)(Ki|Mi|Gi|Ti|K|M|G|T)?$")
 _TO_MIB = {
     None: 1 / 2**20,
@@ -150,6 +152,7 @@ class KubernetesDriver:
             "set_memory_limit",
             "set_cpu_limit",
             "set_hpa_max",
+            "renew_certificate",
             "scale",
             "restart",
             "cordon",
@@ -171,6 +174,7 @@ class KubernetesDriver:
         self._apps = client.AppsV1Api(api)
         self._core = client.CoreV1Api(api)
         self._autoscaling = client.AutoscalingV2Api(api)
+        self._custom = client.CustomObjectsApi(api)
         self._namespace = namespace
         self._dry_run = "All" if dry_run else None
         self._version = kube_version
@@ -221,6 +225,28 @@ class KubernetesDriver:
             if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
                 return None
             raise
+
+    def certificate(
+        self, target: str, deployment: Mapping[str, Any]
+    ) -> tuple[str, dict[str, Any]] | None:
+        """The cert-manager Certificate the deployment's `arf.dev/certificate` annotation
+        names (in its namespace), or None when it names none."""
+        annotations = (deployment.get("metadata") or {}).get("annotations") or {}
+        name = annotations.get(CERTIFICATE)
+        if not isinstance(name, str) or not name:
+            return None
+        namespace, _ = self._where(target)
+        group, version, plural = CERT_MANAGER
+        found = self._call(
+            f"read certificate {namespace}/{name}",
+            self._custom.get_namespaced_custom_object,
+            group,
+            version,
+            namespace,
+            plural,
+            name,
+        )
+        return name, found
 
     def revisions(
         self, target: str, deployment: Mapping[str, Any] | None = None
@@ -277,6 +303,11 @@ class KubernetesDriver:
         extra: dict[str, JsonValue] = {}
         if autoscaler is not None:
             extra["hpa_max_replicas"] = (autoscaler.get("spec") or {}).get("maxReplicas")
+        certificate = self.certificate(target, deployment)
+        if certificate is not None:
+            left = self._seconds_left((certificate[1].get("status") or {}).get("notAfter"))
+            if left is not None:
+                extra["certificate_expires_in_s"] = left
         return {
             **extra,
             "cpu_limit_m": cpu_millicores(limits.get("cpu")),
@@ -336,6 +367,8 @@ class KubernetesDriver:
             return self._delete_pod(target, str(args["pod"]))
         if operation == "set_hpa_max":
             return self._set_hpa_max(target, args.get("max_replicas"))
+        if operation == "renew_certificate":
+            return self._renew_certificate(target)
         deployment = self.deployment(target)
         if operation == "deploy":
             patch = self._undo_patch(target, deployment, str(args["version"]))
@@ -426,6 +459,55 @@ class KubernetesDriver:
             name,
             namespace,
             patch,
+            dry_run=self._dry_run,
+            field_manager="arf",
+            _content_type=MERGE_PATCH,
+        )
+        return {"ok": True, "dry_run": self._dry_run is not None}
+
+    def _seconds_left(self, not_after: object) -> float | None:
+        if not isinstance(not_after, str):
+            return None
+        try:
+            until = datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return round((until - self._clock.now()).total_seconds(), 1)
+
+    def _renew_certificate(self, target: str) -> dict[str, JsonValue]:
+        """What `cmctl renew` does: set the Certificate's Issuing condition, so cert-manager
+        issues it again. A Certificate already issuing is left alone (a retried step)."""
+        namespace, name = self._where(target)
+        found = self.certificate(target, self.deployment(target))
+        if found is None:
+            raise ExecutionError(
+                f"kubernetes: {namespace}/{name} names no cert-manager Certificate"
+                f" (annotation {CERTIFICATE})"
+            )
+        certificate, body = found
+        conditions = [
+            c for c in (body.get("status") or {}).get("conditions") or [] if isinstance(c, dict)
+        ]
+        if any(c.get("type") == "Issuing" and c.get("status") == "True" for c in conditions):
+            return {"ok": True, "replayed": True}
+        at = self._clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        issuing = {
+            "type": "Issuing",
+            "status": "True",
+            "reason": "ManuallyTriggered",
+            "message": "Certificate re-issuance triggered by ARF",
+            "lastTransitionTime": at,
+        }
+        group, version, plural = CERT_MANAGER
+        self._call(
+            f"renew certificate {namespace}/{certificate}",
+            self._custom.patch_namespaced_custom_object_status,
+            group,
+            version,
+            namespace,
+            plural,
+            certificate,
+            {"status": {"conditions": [*conditions, issuing]}},
             dry_run=self._dry_run,
             field_manager="arf",
             _content_type=MERGE_PATCH,
