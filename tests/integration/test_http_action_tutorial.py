@@ -134,10 +134,10 @@ def test_a_missing_secret_fails_the_step_and_names_only_the_variable(
 
 def test_the_cli_validates_tests_and_lists_the_http_action(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    _install(home, "http://flags.internal:8013")
+    _install(home, "https://flags.internal:8013")  # a secret leaves this host over https only
     cases = EXAMPLE.with_name("switch_off_flag.cases.yaml").read_text()
     (home / "actions.d" / "switch_off_flag.cases.yaml").write_text(
-        cases.replace("http://127.0.0.1:8013", "http://flags.internal:8013")
+        cases.replace("http://127.0.0.1:8013", "https://flags.internal:8013")
     )
     validated = arf(home, "actions", "validate", str(home / "actions.d"))
     assert validated.returncode == 0 and "ok: 1 action(s) valid" in validated.stdout
@@ -151,8 +151,14 @@ def test_the_cli_validates_tests_and_lists_the_http_action(tmp_path: Path) -> No
         "sim",
     }
     broken = home / "actions.d" / EXAMPLE.name
-    broken.write_text(broken.read_text().replace("/flags/{flag}", "/flags/{flag}?x={flag}", 1))
-    assert_one_line_error(
-        arf(home, "actions", "validate", str(home / "actions.d")),
-        f"{broken}:27: forward.0.http.url: placeholders may fill path segments only",
-    )
+    good = broken.read_text()
+    for bad, message in (
+        (good.replace("/flags/{flag}", "/flags/{flag}?x={flag}", 1), "placeholders may fill"),
+        (good.replace("https://", "http://", 1), "a call that sends a secret must use https"),
+        (good.replace("/flags/{flag}", "/flags/v{flag}", 1), "'v{flag}': a placeholder must"),
+    ):
+        broken.write_text(bad)
+        assert_one_line_error(
+            arf(home, "actions", "validate", str(home / "actions.d")),
+            f"{broken}:27: forward.0.http.url: {message}",
+        )

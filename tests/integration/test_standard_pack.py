@@ -5,6 +5,7 @@ plan whose preconditions fail before anyone is asked."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import threading
@@ -235,6 +236,14 @@ def test_free_disk_rotates_and_cleans_logs_with_ansible_on_localhost(tmp_path: P
     executor.run_step(step, pre_state, "INC-3/s0/forward")
     assert (logs / "app.log").read_text() == "after\n"
     assert len([p for p in logs.iterdir() if p.name.startswith("app.log.")]) == 2
+    # a run that stopped after copying and before truncating: the retry truncates
+    key = "INC-3/s1/forward"
+    digest = hashlib.sha1(f"{key}/0".encode()).hexdigest()[:12]
+    (logs / "app.log").write_text("big\n" * 500)
+    (logs / f"app.log.{digest}").write_text("big\n" * 500)
+    executor.run_step(step, pre_state, key)
+    assert (logs / "app.log").read_text() == ""
+    assert (logs / f"app.log.{digest}").read_text() == "big\n" * 500
 
 
 def test_free_disk_is_refused_where_logs_are_a_small_share(tmp_path: Path) -> None:
@@ -265,27 +274,28 @@ def database() -> Any:
         admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def _connect(database: str) -> psycopg.Connection[Any]:
+    return psycopg.connect(ADMIN.replace("dbname=postgres", f"dbname={database}"))
+
+
 def _role(database: str, role: str) -> dict[str, Any] | None:
-    with psycopg.connect(ADMIN.replace("dbname=postgres", f"dbname={database}")) as conn:
+    with _connect(database) as conn:
         row = conn.execute(
             "SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole,"
             " has_table_privilege(rolname, 'orders', 'SELECT'),"
             " has_table_privilege(rolname, 'orders', 'INSERT'),"
-            " has_schema_privilege(rolname, 'public', 'CREATE')"
-            " FROM pg_roles WHERE rolname = %s",
+            " has_schema_privilege(rolname, 'public', 'CREATE'),"
+            " rolpassword"
+            " FROM pg_authid WHERE rolname = %s",
             (role,),
         ).fetchone()
     if row is None:
         return None
-    keys = ("login", "super", "createdb", "createrole", "select", "insert", "create")
+    keys = ("login", "super", "createdb", "createrole", "select", "insert", "create", "pw")
     return dict(zip(keys, row, strict=True))
 
 
-@pytest.mark.timeout(300)
-def test_recreate_db_user_restores_a_least_privileged_role_in_postgresql(
-    tmp_path: Path, database: str
-) -> None:
-    role = f"app_{uuid.uuid4().hex[:6]}"
+def _db_hosts(tmp_path: Path, database: str, role: str) -> tuple[HostsDriver, Executor]:
     secret = tmp_path / "orders-app"
     secret.write_text("s3cret-from-the-store\n")
     inventory = (
@@ -293,15 +303,13 @@ def test_recreate_db_user_restores_a_least_privileged_role_in_postgresql(
         " db_host=127.0.0.1 db_port=5432 db_admin=postgres"
     )
     spec = {"type": "string", "pattern": "^[a-z_][a-z0-9_]{0,62}$"}
+    ops = ("create_db_user", "disable_db_user")
     platform = tmp_path / "platform.yaml"
     platform.write_text(
         json.dumps(
             {
                 "describe": {"url": "http://deploy.test/services/{target}"},
-                "operations": {
-                    op: {"ansible": op, "with": {"role": "role"}}
-                    for op in ("create_db_user", "drop_db_user")
-                },
+                "operations": {op: {"ansible": op, "with": {"role": "role"}} for op in ops},
                 "playbooks": str(PLAYBOOKS),
                 "ansible_actions": {
                     op: {
@@ -310,44 +318,99 @@ def test_recreate_db_user_restores_a_least_privileged_role_in_postgresql(
                         "vars": {"role": spec},
                         "inventory": inventory,
                     }
-                    for op in ("create_db_user", "drop_db_user")
+                    for op in ops
                 },
             }
         )
     )
 
     def deploy_api(request: httpx.Request) -> httpx.Response:  # contract fake of describe
-        login = "valid" if _role(database, role) else "revoked"
+        found = _role(database, role)
+        login = "valid" if found and found["login"] else "revoked"
         body = {"kind": "datastore", "client_role": role, "client_login": login}
         return httpx.Response(200, json=body)
 
     client = httpx.Client(transport=httpx.MockTransport(deploy_api))
     driver = HostsDriver(load_config(platform, ["checkov"]), client, environ={})
-    executor = Executor(_standard("hosts", driver.operations()), driver)
-    step = PlanStep(action="recreate_db_user", target="orders-db", params={})
-    pre_state = executor.capture(step)
+    return driver, Executor(_standard("hosts", driver.operations()), driver)
+
+
+STEP_DB = PlanStep(action="recreate_db_user", target="orders-db", params={})
+
+
+@pytest.mark.timeout(300)
+def test_recreate_db_user_creates_a_missing_role_least_privileged(
+    tmp_path: Path, database: str
+) -> None:
+    role = f"app_{uuid.uuid4().hex[:6]}"
+    _, executor = _db_hosts(tmp_path, database, role)
+    pre_state = executor.capture(STEP_DB)
     assert pre_state["client_login"] == "revoked" and _role(database, role) is None
-    executor.run_step(step, pre_state, "INC-5/s0/forward")
-    assert _role(database, role) == {
-        "login": True,
-        "super": False,
-        "createdb": False,
-        "createrole": False,
-        "select": True,
-        "insert": True,
-        "create": False,
-    }
-    dsn = f"host=127.0.0.1 port=5432 user={role} password=s3cret-from-the-store dbname={database}"
-    with psycopg.connect(dsn) as conn:  # the clients log in again (trust auth here)
-        assert conn.execute("SELECT count(*) FROM orders").fetchone() == (0,)
-    assert executor.reconcile(step, pre_state, StepKind.FORWARD)[0] is Reconciliation.APPLIED
-    executor.run_step(step, pre_state, "INC-5/s0/forward")  # a retry changes nothing
-    executor.rollback_step(step, pre_state, "INC-5/s0/rollback")
-    assert _role(database, role) is None
-    executor.rollback_step(step, pre_state, "INC-5/s0/rollback")  # already gone: not an error
-    hostile = PlanStep(action="recreate_db_user", target="orders-db", params={"role": "x; drop"})
-    with pytest.raises(ExecutionError, match="role"):
-        executor.run_step(hostile, pre_state, "INC-5/s1/forward")
+    try:
+        executor.run_step(STEP_DB, pre_state, "INC-5/s0/forward")
+        created = _role(database, role)
+        assert created is not None
+        assert str(created.pop("pw")).startswith("SCRAM-SHA-256$")  # the store's password
+        assert created == {
+            "login": True,
+            "super": False,
+            "createdb": False,
+            "createrole": False,
+            "select": True,
+            "insert": True,
+            "create": False,
+        }
+        assert executor.reconcile(STEP_DB, pre_state, StepKind.FORWARD)[0] is (
+            Reconciliation.APPLIED
+        )
+        executor.run_step(STEP_DB, pre_state, "INC-5/s0/forward")  # a retry changes nothing
+        executor.rollback_step(STEP_DB, pre_state, "INC-5/s0/rollback")
+        disabled = _role(database, role)
+        assert disabled is not None and disabled["login"] is False  # never dropped
+    finally:
+        with _connect(database) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
+            conn.commit()
+
+
+@pytest.mark.timeout(300)
+def test_recreate_db_user_gives_an_existing_role_its_login_back_and_nothing_else(
+    tmp_path: Path, database: str
+) -> None:
+    role = f"app_{uuid.uuid4().hex[:6]}"
+    admin = f"adm_{uuid.uuid4().hex[:6]}"
+    with _connect(database) as conn:
+        ident = sql.Identifier(role)
+        conn.execute(sql.SQL("CREATE ROLE {} NOLOGIN PASSWORD 'old-one'").format(ident))
+        conn.execute(sql.SQL("CREATE TABLE owned (id int)"))
+        conn.execute(sql.SQL("ALTER TABLE owned OWNER TO {}").format(ident))
+        conn.execute(sql.SQL("CREATE ROLE {} SUPERUSER NOLOGIN").format(sql.Identifier(admin)))
+        conn.commit()
+    try:
+        before = _role(database, role)
+        assert before is not None and before["login"] is False
+        _, executor = _db_hosts(tmp_path, database, role)
+        pre_state = executor.capture(STEP_DB)
+        executor.run_step(STEP_DB, pre_state, "INC-7/s0/forward")
+        after = _role(database, role)
+        assert after == {**before, "login": True}  # same password, same (absent) grants
+        executor.rollback_step(STEP_DB, pre_state, "INC-7/s0/rollback")
+        assert _role(database, role) == before
+        with _connect(database) as conn:  # what it owns survived the rollback
+            assert conn.execute("SELECT count(*) FROM owned").fetchone() == (0,)
+        # a datastore that reports a privileged role as its clients' is refused, untouched
+        _, executor = _db_hosts(tmp_path, database, admin)
+        privileged = _role(database, admin)
+        with pytest.raises(ExecutionError):
+            executor.run_step(STEP_DB, executor.capture(STEP_DB), "INC-7/s1/forward")
+        assert _role(database, admin) == privileged
+    finally:
+        with _connect(database) as conn:
+            for name in (role, admin):
+                conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(name)))
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+            conn.commit()
 
 
 # ------------------------------------------------------------------ HTTP on the hosts platform

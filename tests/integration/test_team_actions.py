@@ -82,7 +82,7 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     assert rows["add_one_replica"]["source"] == str(home / "actions.d")
     assert rows["failover_database"]["rollback"] == "irreversible"
     packaged = len(default_actions()) + len(load_pack(standard_pack()))
-    assert len(rows) == packaged + 1 and packaged == 10
+    assert len(rows) == packaged + 1
     shown = arf(home, "actions", "show", "add_one_replica")
     assert shown.returncode == 0 and "op: scale" in shown.stdout
     valid = arf(home, "actions", "validate", str(home / "actions.d"))
@@ -92,7 +92,9 @@ def test_the_cli_lists_and_validates_a_team_action(tmp_path: Path) -> None:
     assert_one_line_error(
         arf(home, "actions", "validate", str(clash)), "'restart_service' is already declared"
     )
-    assert arf(home, "actions", "validate").stdout.strip() == "ok: 11 action(s) valid"
+    packaged = len(default_actions()) + len(load_pack(standard_pack()))
+    validated = arf(home, "actions", "validate").stdout.strip()
+    assert validated == f"ok: {packaged + 1} action(s) valid"
     cases = REPO / "docs" / "examples" / "actions" / "add_one_replica.cases.yaml"
     (home / "actions.d" / cases.name).write_text(cases.read_text())
     tested = arf(home, "actions", "test", str(home / "actions.d"))

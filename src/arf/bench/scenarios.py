@@ -37,7 +37,10 @@ ScenarioClass = Literal[
     "no_fault",
 ]
 CLASSES: tuple[str, ...] = get_args(ScenarioClass)
-UNFAMILIAR = frozenset({"novel", "remedy_not_in_catalog"})  # the human model's novel_factor
+# the human model's novel_factor: failures a person has rarely seen. "novel" means no
+# knowledge entry of ARF's names it, not that a person has never met it (an expired
+# certificate, a full disk), so it is not among them.
+UNFAMILIAR = frozenset({"remedy_not_in_catalog"})
 Tier = Literal["edge", "api", "domain", "datastore", "bucket", "security_group"]
 
 

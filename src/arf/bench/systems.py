@@ -63,6 +63,12 @@ RUNBOOKS: Mapping[str, str] = {
     "KubeContainerOOMKilled": "increase_memory_limit",
     "DatabaseDiskErrors": "failover_database",
     "KubePodNotReady": "restart_service",
+    # the standard pack's remedies, as a team that has those actions would write them
+    "CPUThrottlingHigh": "raise_cpu_limit",
+    "KubeHpaMaxedOut": "raise_hpa_ceiling",
+    "NodeFilesystemAlmostOutOfSpace": "free_disk",
+    "BlackboxSslCertificateExpired": "renew_certificate",
+    "PostgresqlAuthenticationFailures": "recreate_db_user",
 }
 
 

@@ -13,9 +13,11 @@ compiles them into runnable definitions.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, JsonValue, model_validator
 
@@ -101,7 +103,7 @@ class Precondition(Record):
 
 
 HTTP = "http"  # the verb of a rendered HTTP step: the executor's HTTP transport sends it
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+LOOPBACK = frozenset({"127.0.0.1", "::1", "localhost"})
 SECRET_REF = re.compile(r"\$\{secret:([a-z][a-z0-9_]{0,62})\}")
 _URL = re.compile(r"^(https?)://([^/?#\s]+)(/[^?#\s]*)?(\?[^#\s]*)?$")
 URL_PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]{0,62})\}")
@@ -124,7 +126,8 @@ class HttpRequest(Record):
     one segment. `body` is JSON whose string leaves are CEL expressions. Header values are
     literal text in which `${secret:NAME}` names a declared secret: it is resolved by the
     transport when the call is sent, never rendered, logged or recorded. Every call carries
-    the step's `Idempotency-Key`; any answer but 2xx fails the step."""
+    the step's `Idempotency-Key`; any answer but 2xx fails the step. A call that carries a
+    secret goes over https (or to this host only); a URL never holds credentials."""
 
     method: Literal["GET", "POST", "PUT", "PATCH", "DELETE"]
     url: Annotated[str, Field(min_length=1, max_length=2_000)]
@@ -141,6 +144,21 @@ class HttpRequest(Record):
         if URL_PLACEHOLDER.search(match.group(2)) or URL_PLACEHOLDER.search(match.group(4) or ""):
             raise FieldProblem(
                 ("url",), "placeholders may fill path segments only, never the host or query"
+            )
+        if "@" in match.group(2):
+            raise FieldProblem(("url",), "a URL may not hold credentials: use a secret header")
+        for segment in (match.group(3) or "").split("/"):
+            if "{" in segment and not URL_PLACEHOLDER.fullmatch(segment):
+                raise FieldProblem(
+                    ("url",), f"{segment!r}: a placeholder must be a whole path segment"
+                )
+        if "${secret:" in self.url or "${secret:" in json.dumps(self.body):
+            raise FieldProblem(("url",), "secrets may be used in headers only")
+        uses_secret = any(secret_refs(value) for value in self.headers.values())
+        host = urlsplit(f"{match.group(1)}://{match.group(2)}/").hostname or ""
+        if uses_secret and match.group(1) != "https" and host not in LOOPBACK:
+            raise FieldProblem(
+                ("url",), "a call that sends a secret must use https (http only to this host)"
             )
         named, given = set(url_placeholders(self.url)), set(self.path)
         for name in sorted(named - given):
@@ -228,6 +246,8 @@ class SecretRef(Record):
     def _one_source(self) -> SecretRef:
         if (self.env is None) == (self.file is None):
             raise ValueError("a secret is read from exactly one of: env, file")
+        if self.env is not None and self.env.startswith("ARF_"):
+            raise FieldProblem(("env",), "ARF's own settings (ARF_*) are not an action's secret")
         return self
 
 

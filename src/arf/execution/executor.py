@@ -199,6 +199,12 @@ class Executor:
         before, after = effect.read(step, pre_state), effect.after(step, pre_state)
         goal, start = (after, before) if kind is StepKind.FORWARD else (before, after)
         seen = effect.read(step, now)
+        if seen is None and goal is not None and start is not None:
+            return (
+                Reconciliation.UNKNOWN,
+                f"{step.target} does not show what {step.action} changes (the effect reads"
+                " nothing)",
+            )
         if seen == goal:
             return Reconciliation.APPLIED, f"{step.target} shows {seen!r}: the step took effect"
         if seen == start:

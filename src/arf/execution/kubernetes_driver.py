@@ -222,7 +222,7 @@ class KubernetesDriver:
                 namespace,
             )
         except ExecutionError as exc:
-            if isinstance(exc.__cause__, ApiException) and exc.__cause__.status == 404:
+            if _unseen(exc):  # none, or not ours to read: the description omits it
                 return None
             raise
 
@@ -237,15 +237,20 @@ class KubernetesDriver:
             return None
         namespace, _ = self._where(target)
         group, version, plural = CERT_MANAGER
-        found = self._call(
-            f"read certificate {namespace}/{name}",
-            self._custom.get_namespaced_custom_object,
-            group,
-            version,
-            namespace,
-            plural,
-            name,
-        )
+        try:
+            found = self._call(
+                f"read certificate {namespace}/{name}",
+                self._custom.get_namespaced_custom_object,
+                group,
+                version,
+                namespace,
+                plural,
+                name,
+            )
+        except ExecutionError as exc:
+            if _unseen(exc):  # no such Certificate, no cert-manager, or no RBAC to read it
+                return None
+            raise
         return name, found
 
     def revisions(
@@ -490,6 +495,7 @@ class KubernetesDriver:
         ]
         if any(c.get("type") == "Issuing" and c.get("status") == "True" for c in conditions):
             return {"ok": True, "replayed": True}
+        conditions = [c for c in conditions if c.get("type") != "Issuing"]  # one, replaced
         at = self._clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         issuing = {
             "type": "Issuing",
@@ -542,6 +548,12 @@ class KubernetesDriver:
         except (OSError, urllib3.exceptions.HTTPError) as exc:
             raise ExecutionError(f"kubernetes: delete pod {namespace}/{pod}: {exc}") from exc
         return {"ok": True, "dry_run": self._dry_run is not None}
+
+
+def _unseen(exc: ExecutionError) -> bool:
+    """A read the API refused as not found (404) or not allowed (403)."""
+    cause = exc.__cause__
+    return isinstance(cause, ApiException) and cause.status in (403, 404)
 
 
 def _append_new(values: list[str], value: str) -> None:

@@ -36,6 +36,12 @@ class SecretResolver:
         self._environ = environ
 
     def resolve(self, name: str, reference: JsonValue) -> str:
+        value = self._read(name, reference)
+        if not value.isascii() or not value.isprintable():
+            raise ExecutionError(f"secret {name}: not printable ASCII, so no header can carry it")
+        return value
+
+    def _read(self, name: str, reference: JsonValue) -> str:
         if not isinstance(reference, dict):
             raise ExecutionError(f"secret {name}: no reference")
         variable, path = reference.get("env"), reference.get("file")

@@ -212,7 +212,7 @@ class SimPlatform:
             "rotate_logs",
             "renew_certificate",
             "create_db_user",
-            "drop_db_user",
+            "disable_db_user",
         }
     )
 
@@ -567,10 +567,10 @@ class SimPlatform:
                 raise ExecutionError("max_replicas must be an integer over the autoscaler's min")
             service.hpa_max_replicas = ceiling
             self.autoscale(service)
-        elif operation in ("create_db_user", "drop_db_user"):
+        elif operation in ("create_db_user", "disable_db_user"):
             if service.kind != "datastore" or args.get("role") != "app":
                 raise ExecutionError(f"{target} has no client role {args.get('role')!r}")
-            service.credentials_revoked = operation == "drop_db_user"
+            service.credentials_revoked = operation == "disable_db_user"
         elif operation == "renew_certificate":
             if service.certificate_expires_at is None:
                 raise ExecutionError(f"{target} has no certificate ARF tracks")

@@ -292,3 +292,33 @@ def test_the_executor_sends_http_steps_through_the_transport_not_the_platform() 
     executor = Executor(catalog, NoPlatform(), Transports({"http": http}))  # type: ignore[arg-type]
     with pytest.raises(ExecutionError, match="secret lb: cannot read /run/secrets/lb-token"):
         executor.run_step(STEP, {"kind": "service"}, "key")
+    assert recorder.requests == []  # nothing is sent without its secret
+    with_env = CORDON.replace("{file: /run/secrets/lb-token}", "{env: LB_TOKEN}")
+    bound = ActionCatalog([load_definition(with_env, "q.yaml")]).for_platform("hosts", None)
+    sender = Transports({"http": _transport(recorder, {"LB_TOKEN": "lb-t"})})
+    executor = Executor(bound, NoPlatform(), sender)  # type: ignore[arg-type]
+    done = executor.run_step(STEP, {"kind": "service"}, "INC-9/s0/forward")
+    executor.rollback_step(STEP, {"kind": "service"}, "INC-9/s0/rollback")
+    sent, undone = recorder.requests
+    assert (sent.method, sent.url.path) == ("POST", "/api/pools/web/members/web-1/drain")
+    assert sent.headers["Authorization"] == "Bearer lb-t"
+    assert sent.headers["Idempotency-Key"] == "INC-9/s0/forward/0"
+    assert json.loads(sent.content) == {"reason": "incident", "by": "arf"}
+    assert (undone.method, undone.headers["Idempotency-Key"]) == ("DELETE", "INC-9/s0/rollback/0")
+    assert "lb-t" not in done and "${secret:lb}" in done  # what the ledger records
+
+
+def test_a_secret_a_header_cannot_carry_fails_without_showing_it() -> None:
+    recorder = _Recorder()
+    with pytest.raises(ExecutionError) as caught:
+        _transport(recorder, {"T": "pässwört"}).send(_call({"env": "T"}), "k")
+    assert str(caught.value) == "secret token: not printable ASCII, so no header can carry it"
+    with pytest.raises(ExecutionError, match="not printable ASCII"):
+        _transport(recorder, {"T": "ok\r\nX-Evil: 1"}).send(_call({"env": "T"}), "k")
+    assert recorder.requests == []
+
+
+def test_an_action_may_not_read_arfs_own_settings_as_a_secret(tmp_path: Path) -> None:
+    text = CORDON.replace("{file: /run/secrets/lb-token}", "{env: ARF_LLM_API_KEY}")
+    message = _error(text, tmp_path)
+    assert "secrets.lb.env: ARF's own settings (ARF_*) are not an action's secret" in message

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pydantic import JsonValue
 
 from arf.core.clock import ManualClock
 from arf.core.errors import ExecutionError, IntegrityError
@@ -183,6 +184,31 @@ def test_a_step_in_doubt_is_settled_by_reading_the_target() -> None:
     bad_deploy(sim, "checkout", "1.6.0")  # someone else deployed meanwhile
     found, why = executor.reconcile(step, pre, forward)
     assert found is Reconciliation.DIVERGED and "'1.6.0'" in why
+
+
+def test_a_target_that_no_longer_shows_the_effect_is_unknown_not_diverged() -> None:
+    """A description without the field the effect reads (a platform that cannot see what an
+    HTTP step changed, a field that went away) settles nothing: the step is re-sent under
+    its idempotency key, never reported as changed by someone else."""
+    sim = platform()
+    bad_deploy(sim, "checkout", "1.5.0")
+    executor = Executor(ActionCatalog(default_actions()), sim)
+    step = PlanStep(action="scale_service", target="checkout", params={"replicas": 5})
+    pre = executor.capture(step)
+
+    class Blind:
+        def describe(self, target: str) -> dict[str, JsonValue]:
+            return {key: value for key, value in pre.items() if key != "replicas"}
+
+        def operations(self) -> frozenset[str]:
+            return sim.operations()
+
+        def perform(self, *args: object) -> dict[str, JsonValue]:
+            raise AssertionError("reconciliation sends nothing")
+
+    blind = Executor(ActionCatalog(default_actions()), Blind())
+    found, why = blind.reconcile(step, pre, StepKind.FORWARD)
+    assert found is Reconciliation.UNKNOWN and "reads nothing" in why
 
 
 def test_each_action_with_a_visible_effect_reconciles_on_the_simulated_platform() -> None:

@@ -1,13 +1,20 @@
--- Run by create_db_user.yml: psql variables `role` (checked against a pattern before) and
--- the environment variable ARF_DB_PASSWORD. Least privilege: LOGIN, no superuser, no
--- CREATEDB/CREATEROLE, read and write on the public schema's tables, nothing else.
+-- Run by create_db_user.yml: psql variable `role` (checked against a pattern before) and the
+-- environment variable ARF_DB_PASSWORD. A missing role is created least privileged: LOGIN,
+-- no superuser, no CREATEDB/CREATEROLE, read and write on the public schema's tables. An
+-- existing role only gets LOGIN back: its password, attributes and grants are not touched.
+-- A privileged role (superuser, CREATEROLE, replication, BYPASSRLS) is refused.
 \getenv password ARF_DB_PASSWORD
-SELECT NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') AS missing \gset
-\if :missing
-CREATE ROLE :"role" LOGIN PASSWORD :'password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
+SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') AS present,
+       EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role'
+               AND (rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls)) AS privileged
+\gset
+\if :privileged
+DO $$ BEGIN RAISE EXCEPTION 'refusing to change a privileged role'; END $$;
+\elif :present
+ALTER ROLE :"role" LOGIN;
 \else
-ALTER ROLE :"role" LOGIN PASSWORD :'password' NOSUPERUSER NOCREATEDB NOCREATEROLE;
-\endif
+CREATE ROLE :"role" LOGIN PASSWORD :'password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
 GRANT CONNECT ON DATABASE :"DBNAME" TO :"role";
 GRANT USAGE ON SCHEMA public TO :"role";
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO :"role";
+\endif
