@@ -51,11 +51,13 @@ def test_a_fix_someone_already_made_is_not_sent_again_and_the_incident_resolves(
 def test_a_step_its_preconditions_refuse_changes_nothing_and_escalates_as_such(
     tmp_path: Path,
 ) -> None:
+    """The target changed between the decision and the execution: the step is refused when
+    it runs, nothing is sent, and the incident escalates as such (not as a rollback)."""
     runtime = make_runtime(tmp_path, ManualClock(START))
     driver = DemoDriver(runtime, lambda _line: None)
-    runtime.platform.state.services["inventory"].memory_limit_mb = 5000
-    memory_exhaustion(runtime.platform, "inventory", 8000)  # doubling would pass the cap
-    incident_id = drive_to_ready(runtime, driver)
+    memory_exhaustion(runtime.platform, "inventory", 8000)
+    incident_id = drive_to_ready(runtime, driver)  # decided: double the 512 MiB limit
+    runtime.platform.state.services["inventory"].memory_limit_mb = 5000  # someone raised it
     before = runtime.platform.state.services["inventory"].memory_limit_mb
 
     _finish(runtime, driver, incident_id)
@@ -68,4 +70,27 @@ def test_a_step_its_preconditions_refuse_changes_nothing_and_escalates_as_such(
     assert "would exceed 8192 MiB" in incident.outcome_reason
     assert [e.status for e in executions] == [StepStatus.FAILED]
     assert runtime.platform.state.services["inventory"].memory_limit_mb == before
+    runtime.store.close()
+
+
+def test_a_plan_its_preconditions_refuse_already_is_never_put_to_anyone(
+    tmp_path: Path,
+) -> None:
+    runtime = make_runtime(tmp_path, ManualClock(START))
+    driver = DemoDriver(runtime, lambda _line: None)
+    runtime.platform.state.services["inventory"].memory_limit_mb = 5000
+    memory_exhaustion(runtime.platform, "inventory", 8000)  # doubling would pass the cap
+    for _ in range(30):
+        driver.tick()
+    with runtime.store.unit_of_work() as uow:
+        [incident] = [i for i in uow.list_incidents() if "inventory" in i.services]
+        kinds = [e.kind for e in uow.ledger_for_incident(incident.incident_id)]
+        executions = uow.executions_for(incident.incident_id)
+    assert incident.state is S.ESCALATED
+    assert incident.outcome_reason.startswith("no plan can run on its targets as they are now")
+    assert "increase_memory_limit on inventory: the new limit would exceed 8192 MiB" in (
+        incident.outcome_reason
+    )
+    assert "decision.recorded" not in kinds and executions == []
+    assert runtime.platform.state.services["inventory"].memory_limit_mb == 5000
     runtime.store.close()

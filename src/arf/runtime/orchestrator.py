@@ -299,13 +299,6 @@ class Orchestrator:
             return self._reassess(incident, snapshot)
         problems, plans = diagnosis_problems(diagnosis, snapshot, self._rt.specs)
         top = diagnosis.top_hypothesis()
-        runnable = []
-        for candidate in plans:  # a plan whose preconditions fail now is never put to anyone
-            refused = self._rt.executor.preflight(candidate.steps)
-            problems.extend(refused)
-            if not refused:
-                runnable.append(candidate)
-        plans = tuple(runnable)
         if not plans:
             if top is not None and top.category is HypothesisCategory.TRANSIENT:
                 self._commit_move(
@@ -329,6 +322,18 @@ class Orchestrator:
             return False  # what it waited for just ended: its symptoms may be clearing
         if waited == "reassess":
             return self._reassess(incident, snapshot, "the remediation it waited for is over")
+        runnable, refusals = [], []
+        for candidate in plans:  # a plan whose preconditions fail now is never put to anyone
+            refused = self._rt.executor.preflight(candidate.steps)
+            refusals.extend(refused)
+            if not refused:
+                runnable.append(candidate)
+        if not runnable:
+            reason = "no plan can run on its targets as they are now"
+            if top is not None:
+                reason += f"; leading hypothesis: {top.cause}"
+            return self._escalate(incident, f"{reason}; refused: {'; '.join(refusals[:3])}")
+        plan = runnable[0]
         try:
             blast = self._rt.executor.estimate(plan.steps)
         except ExecutionError as exc:
