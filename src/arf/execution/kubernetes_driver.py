@@ -331,18 +331,33 @@ class KubernetesDriver:
         self, target: str, current: Mapping[str, Any], patch: dict[str, Any]
     ) -> dict[str, Any]:
         """Validate what `current` (as just read) becomes under the patch, then send it."""
+        return self._send_patch(
+            "deployment", self._apps.patch_namespaced_deployment, target, current, patch
+        )
+
+    def _send_patch(
+        self,
+        kind: str,
+        send: Any,
+        target: str,
+        current: Mapping[str, Any],
+        patch: dict[str, Any],
+    ) -> dict[str, Any]:
+        """A JSON merge patch of the `kind` object named like the target: what `current`
+        becomes under it is validated against the cluster's schema first, then it is sent
+        (with `dryRun=All` on a dry-run driver)."""
         namespace, name = self._where(target)
-        result = merge_patch(dict(current), patch)
         try:
-            kubernetes_validate.validate(result, self._version, strict=False)
+            kubernetes_validate.validate(
+                merge_patch(dict(current), patch), self._version, strict=False
+            )
         except kubernetes_validate.ValidationError as exc:
             raise ExecutionError(
-                f"kubernetes: the patched deployment {namespace}/{name} would be invalid:"
-                f" {exc.message}"
+                f"kubernetes: the patched {kind} {namespace}/{name} would be invalid: {exc.message}"
             ) from exc
         return self._call(
-            f"patch deployment {namespace}/{name}",
-            self._apps.patch_namespaced_deployment,
+            f"patch {kind} {namespace}/{name}",
+            send,
             name,
             namespace,
             patch,
@@ -449,24 +464,12 @@ class KubernetesDriver:
         least = (current.get("spec") or {}).get("minReplicas", 1)
         if not isinstance(ceiling, int) or isinstance(ceiling, bool) or ceiling < least:
             raise ExecutionError(f"max_replicas must be an integer of at least {least}")
-        patch: dict[str, Any] = {"spec": {"maxReplicas": ceiling}}
-        result = merge_patch(dict(current), patch)
-        try:
-            kubernetes_validate.validate(result, self._version, strict=False)
-        except kubernetes_validate.ValidationError as exc:
-            raise ExecutionError(
-                f"kubernetes: the patched autoscaler {namespace}/{name} would be invalid:"
-                f" {exc.message}"
-            ) from exc
-        self._call(
-            f"patch horizontalpodautoscaler {namespace}/{name}",
+        self._send_patch(
+            "horizontalpodautoscaler",
             self._autoscaling.patch_namespaced_horizontal_pod_autoscaler,
-            name,
-            namespace,
-            patch,
-            dry_run=self._dry_run,
-            field_manager="arf",
-            _content_type=MERGE_PATCH,
+            target,
+            current,
+            {"spec": {"maxReplicas": ceiling}},
         )
         return {"ok": True, "dry_run": self._dry_run is not None}
 

@@ -30,6 +30,7 @@ from arf.core.records import (
     ContextSnapshot,
     DecisionEnvelope,
     ExecutionRecord,
+    Hypothesis,
     HypothesisCategory,
     Incident,
     IncidentState,
@@ -305,12 +306,9 @@ class Orchestrator:
                     incident, S.CLOSED, f"no action needed: {top.cause}", outcome=Outcome.NO_ACTION
                 )
                 return True
-            reason = "no safe remediation plan"
-            if top is not None:
-                reason += f"; leading hypothesis: {top.cause}"
-            if problems:
-                reason += f"; rejected: {'; '.join(problems[:3])}"
-            return self._escalate(incident, reason)
+            return self._escalate(
+                incident, _no_plan("no safe remediation plan", top, "rejected", problems)
+            )
         plan = plans[0]
         now = self._rt.clock.now()
         history = self._rt.run_history.runs(now)
@@ -329,10 +327,8 @@ class Orchestrator:
             if not refused:
                 runnable.append(candidate)
         if not runnable:
-            reason = "no plan can run on its targets as they are now"
-            if top is not None:
-                reason += f"; leading hypothesis: {top.cause}"
-            return self._escalate(incident, f"{reason}; refused: {'; '.join(refusals[:3])}")
+            why = "no plan can run on its targets as they are now"
+            return self._escalate(incident, _no_plan(why, top, "refused", refusals))
         plan = runnable[0]
         try:
             blast = self._rt.executor.estimate(plan.steps)
@@ -789,3 +785,13 @@ def _decision_summary(decision: DecisionEnvelope) -> dict[str, JsonValue]:
         "quorum": decision.quorum,
         "matched_rules": [f"{r.rule_id}:{r.effect.value}" for r in decision.matched_rules],
     }
+
+
+def _no_plan(reason: str, top: Hypothesis | None, label: str, problems: Sequence[str]) -> str:
+    """Why an incident escalates without a plan: the leading hypothesis and the first
+    problems found with the plans."""
+    if top is not None:
+        reason += f"; leading hypothesis: {top.cause}"
+    if problems:
+        reason += f"; {label}: {'; '.join(problems[:3])}"
+    return reason

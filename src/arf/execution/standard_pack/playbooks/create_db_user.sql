@@ -4,13 +4,8 @@
 -- existing role only gets LOGIN back: its password, attributes and grants are not touched.
 -- A privileged role (superuser, CREATEROLE, replication, BYPASSRLS) is refused.
 \getenv password ARF_DB_PASSWORD
-SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role') AS present,
-       EXISTS (SELECT 1 FROM pg_roles WHERE rolname = :'role'
-               AND (rolsuper OR rolcreaterole OR rolreplication OR rolbypassrls)) AS privileged
-\gset
-\if :privileged
-DO $$ BEGIN RAISE EXCEPTION 'refusing to change a privileged role'; END $$;
-\elif :present
+\ir role_state.sql
+\if :present
 ALTER ROLE :"role" LOGIN;
 \else
 CREATE ROLE :"role" LOGIN PASSWORD :'password' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT;
